@@ -1,0 +1,16 @@
+"""Torch modules: the ladder network, likelihoods and Gaussian helpers."""
+
+from .distributions import gaussian_entropy, kl_to_standard_normal, reparameterize
+from .ladder import LadderNetwork, ladder_sizes
+from .likelihoods import BernoulliLikelihood, GaussianLikelihood, make_likelihood
+
+__all__ = [
+    "LadderNetwork",
+    "ladder_sizes",
+    "BernoulliLikelihood",
+    "GaussianLikelihood",
+    "make_likelihood",
+    "reparameterize",
+    "kl_to_standard_normal",
+    "gaussian_entropy",
+]

@@ -1,0 +1,72 @@
+"""Parameter initialisation that draws from a local generator.
+
+PyTorch's layers initialise themselves from the global random state when they are
+built. The estimators build their networks on the ``meta`` device instead and
+initialise them here, from a ``torch.Generator`` seeded by ``random_state``, so that a
+fit never reads or advances the global torch state.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["build_on_meta", "reset_parameters"]
+
+
+def build_on_meta(factory, device, generator):
+    """Build a module without touching the global random state.
+
+    Parameters
+    ----------
+    factory : callable
+        Called with no arguments; returns the module to build.
+    device : torch.device
+        Where the parameters are placed.
+    generator : torch.Generator
+        CPU generator the initial values are drawn from.
+
+    Returns
+    -------
+    module : torch.nn.Module
+        The module, initialised as PyTorch would but from ``generator``.
+    """
+    with torch.device("meta"):
+        module = factory()
+    module = module.to_empty(device="cpu")
+    reset_parameters(module, generator)
+    return module.to(device)
+
+
+def reset_parameters(module, generator):
+    """Initialise every layer of ``module`` as PyTorch does, drawing from ``generator``.
+
+    Linear and convolution layers get PyTorch's default (Kaiming-uniform weights with
+    ``a=sqrt(5)``, biases uniform in ``+-1/sqrt(fan_in)``); batch-norm layers get unit
+    weights, zero biases and fresh running statistics. Parameters of other modules
+    keep whatever their owner's ``reset_parameters`` gives them.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module whose layers are initialised in place.
+    generator : torch.Generator
+        CPU generator the values are drawn from.
+    """
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Conv1d)):
+            weight = layer.weight
+            with torch.no_grad():
+                values = torch.empty(weight.shape, dtype=weight.dtype)
+                nn.init.kaiming_uniform_(values, a=math.sqrt(5), generator=generator)
+                weight.copy_(values)
+                if layer.bias is not None:
+                    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(values)
+                    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                    bias = torch.empty(layer.bias.shape, dtype=layer.bias.dtype)
+                    bias.uniform_(-bound, bound, generator=generator)
+                    layer.bias.copy_(bias)
+        elif isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            layer.reset_parameters()
+        elif hasattr(layer, "reset_parameters") and not list(layer.children()):
+            layer.reset_parameters()
