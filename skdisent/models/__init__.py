@@ -1,0 +1,7 @@
+"""The estimators: three regimes of one ladder network, and LDF."""
+
+from .beta_vae import BetaVAE
+from .provlae import ProVLAE
+from .vlae import VLAE
+
+__all__ = ["BetaVAE", "VLAE", "ProVLAE"]

@@ -1,0 +1,224 @@
+"""pro-VLAE: the ladder grown progressively from its deepest level (METHOD.md section 2)."""
+
+import warnings
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import Interval
+
+from ._ladder import COMMON_PARAMETERS, LadderModel
+
+__all__ = ["ProVLAE"]
+
+
+class ProVLAE(LadderModel):
+    __doc__ = """Progressive variational ladder autoencoder (Li et al. 2020).
+
+    Training runs in ``levels`` progressive steps of ``epochs_per_step`` epochs.
+    Step 0 trains the deepest level alone; each later step switches on the next
+    shallower level. The whole network exists and trains from the start; a level
+    that is not yet active is gated off (its ladder head sees no input and its
+    decoder path is multiplied by 0). At step ``s`` the loss is::
+
+        -E_q[log p(x | z_active)] + beta * sum_{l active} KL_l
+                                  + pre_kl_coef * sum_{l inactive} KL_l
+
+    - *Fade-in*: when a level becomes active its gate rises linearly from 0 to 1
+      over ``fade_in_steps`` iterations, scaling both the input of its ladder head
+      and its decoder path. The same gate (0 before, then rising) is used on both
+      paths, so a level starts from its pre-KL-trained state at the prior.
+    - *Pre-KL*: the KL of inactive levels is penalised with ``pre_kl_coef`` so
+      that they sit at the prior before they are switched on.
+
+    Parameters
+    ----------
+    levels : int, default=3
+        Number of levels, hence of progressive steps.
+    latent_dim : int, default=3
+        Latent dimensions per level.
+    beta : float, default=1.0
+        Weight of the KL terms of active levels.
+    epochs_per_step : int, default=15
+        Epochs in each progressive step (the reference: 15 on 3DShapes, 30 on
+        dSprites, 5 on CelebA). A fit runs ``levels * epochs_per_step`` epochs.
+    fade_in : bool, default=True
+        Fade new levels in; False switches them on at once (the paper's ablation).
+    fade_in_steps : int, default=5000
+        Iterations over which a new level's gate rises from 0 to 1 (the paper's
+        5000). Keep it below the iterations of one step, or the last level ends
+        the fit partly faded in (a warning says so).
+    pre_kl_coef : float, default=0.5
+        Weight of the KL of inactive levels; 0 switches the pre-KL penalty off.
+    %s
+
+    Attributes
+    ----------
+    network_ : LadderNetwork
+        The trained torch module (on CPU after unpickling).
+    n_components_ : int
+        Total latent dimensions, ``levels * latent_dim``.
+    latent_dims_ : tuple of int
+        Latent dimensions per level, shallowest first.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``n_steps``, ``step`` (the progressive
+        step), ``active_levels``, ``fade_in`` (the newest level's gate at the end of
+        the epoch), ``loss``, ``reconstruction`` (negative log-likelihood per sample,
+        nats), ``kl_<l>`` per level (level 1 the shallowest), ``time`` (seconds) and
+        ``images_per_s``.
+    n_iter_ : int
+        Number of epochs run.
+    n_steps_ : int
+        Number of optimisation steps run.
+    n_features_in_ : int
+        ``X.shape[1]`` seen in ``fit``.
+    input_shape_ : tuple of int
+        Shape of one sample seen in ``fit``.
+
+    See Also
+    --------
+    VLAE : the same ladder with every level trained from the start.
+    BetaVAE : the same network with one level.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdisent import ProVLAE
+    >>> X = np.random.default_rng(0).integers(0, 256, size=(64, 1, 16, 16), dtype=np.uint8)
+    >>> model = ProVLAE(levels=2, latent_dim=2, epochs_per_step=1, fade_in_steps=1,
+    ...                 random_state=0).fit(X)
+    >>> model.transform(X).shape
+    (64, 4)
+    >>> [record["step"] for record in model.history_]
+    [0, 1]
+    """ % COMMON_PARAMETERS
+
+    _parameter_constraints: dict = {
+        **LadderModel._parameter_constraints,
+        "levels": [Interval(Integral, 1, None, closed="left")],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "epochs_per_step": [Interval(Integral, 0, None, closed="left")],
+        "fade_in": ["boolean"],
+        "fade_in_steps": [Interval(Integral, 0, None, closed="left")],
+        "pre_kl_coef": [Interval(Real, 0, None, closed="left")],
+    }
+
+    _resumable_attributes = (*LadderModel._resumable_attributes, "_step_start")
+
+    def __init__(
+        self,
+        levels=3,
+        latent_dim=3,
+        *,
+        beta=1.0,
+        epochs_per_step=15,
+        fade_in=True,
+        fade_in_steps=5000,
+        pre_kl_coef=0.5,
+        likelihood="bernoulli",
+        batch_size=128,
+        learning_rate=5e-4,
+        conv_channels=32,
+        dense_units=256,
+        image_shape=None,
+        device="auto",
+        precision="fp32",
+        compile=False,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
+        self.levels = levels
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.epochs_per_step = epochs_per_step
+        self.fade_in = fade_in
+        self.fade_in_steps = fade_in_steps
+        self.pre_kl_coef = pre_kl_coef
+        self.likelihood = likelihood
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.conv_channels = conv_channels
+        self.dense_units = dense_units
+        self.image_shape = image_shape
+        self.device = device
+        self.precision = precision
+        self.compile = compile
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _latent_dims(self):
+        return (self.latent_dim,) * self.levels
+
+    def _n_epochs_total(self):
+        return self.levels * self.epochs_per_step
+
+    # ----------------------------------------------------------- the schedule
+
+    def progressive_step(self, epoch):
+        """Progressive step that epoch ``epoch`` (0-based) belongs to.
+
+        Parameters
+        ----------
+        epoch : int
+
+        Returns
+        -------
+        step : int
+            0 for the deepest level alone, up to ``levels - 1``.
+        """
+        if self.epochs_per_step == 0:
+            return self.levels - 1
+        return min(epoch // self.epochs_per_step, self.levels - 1)
+
+    def _position(self, training):
+        """``(step, fade_in)`` now: during an epoch, or after the last one."""
+        epoch = self.n_iter_ if training else max(self.n_iter_ - 1, 0)
+        if not hasattr(self, "n_iter_"):
+            epoch = 0
+        step = self.progressive_step(epoch)
+        if step == 0 or not self.fade_in or self.fade_in_steps == 0:
+            return step, 1.0
+        return step, min(1.0, (self.n_steps_ - self._step_start) / self.fade_in_steps)
+
+    def _gates(self, training):
+        step, alpha = self._position(training)
+        newest = self.levels - 1 - step
+        gates = torch.zeros(self.levels)
+        gates[newest + 1:] = 1.0
+        gates[newest] = alpha
+        return gates
+
+    def _kl_weights(self):
+        step, _ = self._position(training=True)
+        newest = self.levels - 1 - step
+        weights = torch.full((self.levels,), float(self.pre_kl_coef))
+        weights[newest:] = float(self.beta)
+        return weights
+
+    def _initialize(self, layout, device):
+        super()._initialize(layout, device)
+        self._step_start = 0
+
+    def _check_training_plan(self, n_samples):
+        if not self.fade_in or self.levels < 2 or self.epochs_per_step == 0:
+            return
+        per_epoch = max(1, n_samples // self.batch_size)
+        per_step = per_epoch * self.epochs_per_step
+        if self.fade_in_steps > per_step:
+            warnings.warn(
+                f"fade_in_steps={self.fade_in_steps} is more than the {per_step} iterations of "
+                "one progressive step, so each new level is still fading in when the next "
+                "step starts and the last level ends the fit partly faded in. Lower "
+                "fade_in_steps or raise epochs_per_step.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _epoch_start(self, epoch):
+        if self.epochs_per_step and epoch % self.epochs_per_step == 0:
+            self._step_start = self.n_steps_
+
+    def _epoch_record(self):
+        step, alpha = self._position(training=False)
+        return {"step": step, "active_levels": step + 1, "fade_in": alpha}
