@@ -261,7 +261,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         """Back-propagate ``loss`` and step ``optimizer``, refusing a non-finite loss."""
         if not torch.isfinite(loss.detach()):
             raise NonFiniteLossError(
-                f"Training produced a non-finite loss ({float(loss):.4g}) at epoch "
+                f"Training produced a non-finite loss ({float(loss.detach()):.4g}) at epoch "
                 f"{self.n_iter_ + 1}, step {self.n_steps_ + 1}."
             )
         optimizer.zero_grad(set_to_none=True)

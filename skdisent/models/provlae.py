@@ -173,9 +173,8 @@ class ProVLAE(LadderModel):
 
     def _position(self, training):
         """``(step, fade_in)`` now: during an epoch, or after the last one."""
-        epoch = self.n_iter_ if training else max(self.n_iter_ - 1, 0)
-        if not hasattr(self, "n_iter_"):
-            epoch = 0
+        n_iter = getattr(self, "n_iter_", 0)
+        epoch = n_iter if training else max(n_iter - 1, 0)
         step = self.progressive_step(epoch)
         if step == 0 or not self.fade_in or self.fade_in_steps == 0:
             return step, 1.0

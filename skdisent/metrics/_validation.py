@@ -1,0 +1,173 @@
+"""Input checks shared by every metric.
+
+Every public metric validates its arrays here, so a bad input gets the same message
+whichever metric it reaches:
+
+- ``codes`` (and posterior ``means`` / ``logvars``): numeric, 2-D
+  ``(n_samples, n_latents)``, finite;
+- ``factors``: 2-D ``(n_samples, n_factors)`` (a 1-D array is one factor), integer
+  class labels (floats are accepted when every value is a whole number), non-negative,
+  one row per row of codes;
+- at least 2 samples.
+
+A factor that takes a single value carries no information to share with the codes;
+:func:`drop_constant_factors` leaves such factors out with a ``UserWarning`` and raises
+when nothing is left.
+"""
+
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "check_codes",
+    "check_factors",
+    "check_codes_factors",
+    "check_posterior",
+    "check_count",
+    "drop_constant_factors",
+    "encode_factor",
+]
+
+
+def check_codes(codes, *, name="codes", min_samples=2):
+    """Return ``codes`` as a finite floating 2-D array, or raise.
+
+    Floating arrays keep their precision (float32 stays float32, as disentanglement_lib
+    bins float32 codes); any other numeric dtype becomes float64.
+    """
+    arr = np.asarray(codes)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise TypeError(
+            f"{name} must be a real numeric array of shape (n_samples, n_latents); "
+            f"got dtype {arr.dtype}."
+        )
+    if arr.ndim != 2:
+        hint = " Use .reshape(-1, 1) for a single latent." if arr.ndim == 1 else ""
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_latents); got an array of shape {arr.shape}.{hint}"
+        )
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    n_samples, n_latents = arr.shape
+    if n_samples < min_samples:
+        noun = "sample" if n_samples == 1 else "samples"
+        raise ValueError(
+            f"{name} has {n_samples} {noun}; at least {min_samples} are needed."
+        )
+    if n_latents == 0:
+        raise ValueError(f"{name} has 0 latents (shape {arr.shape}); at least 1 is needed.")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        kind = "NaN" if np.isnan(arr[row, col]) else "infinity"
+        raise ValueError(
+            f"{name} contains NaN or infinity ({int((~finite).sum())} values, the first "
+            f"a {kind} at row {row}, column {col}); every value must be finite."
+        )
+    return arr
+
+
+def check_factors(factors, n_samples):
+    """Return ``factors`` as a non-negative int64 2-D array with ``n_samples`` rows, or raise."""
+    arr = np.asarray(factors)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(
+            f"factors must be 2-D (n_samples, n_factors); got an array of shape {arr.shape}."
+        )
+    if arr.dtype == bool:
+        arr = arr.astype(np.int64)
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise ValueError("factors contains NaN or infinity; factors must be integer classes.")
+        fractional = arr != np.round(arr)
+        if fractional.any():
+            row, col = np.argwhere(fractional)[0]
+            raise ValueError(
+                "factors must hold integer class labels; got the non-integer value "
+                f"{arr[row, col]!r} at row {row}, column {col}."
+            )
+        arr = arr.astype(np.int64)
+    elif not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            "factors must be an integer array of class labels (n_samples, n_factors); "
+            f"got dtype {arr.dtype}."
+        )
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"codes has {n_samples} samples but factors has {arr.shape[0]}; "
+            "expected one row of factors per row of codes."
+        )
+    if arr.shape[1] == 0:
+        raise ValueError("factors has 0 columns; at least 1 factor is needed.")
+    if arr.size and arr.min() < 0:
+        row, col = np.argwhere(arr < 0)[0]
+        raise ValueError(
+            "factors must be non-negative integer classes; got "
+            f"{arr[row, col]} at row {row}, column {col}."
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def check_codes_factors(codes, factors, *, min_samples=2):
+    """Validate a (codes, factors) pair; see the module docstring."""
+    codes = check_codes(codes, min_samples=min_samples)
+    return codes, check_factors(factors, codes.shape[0])
+
+
+def check_posterior(means, logvars, factors=None):
+    """Validate posterior means and log-variances (and factors, when given) as float64."""
+    means = check_codes(means, name="means").astype(np.float64, copy=False)
+    logvars = check_codes(logvars, name="logvars").astype(np.float64, copy=False)
+    if means.shape != logvars.shape:
+        raise ValueError(
+            f"means has shape {means.shape} but logvars has shape {logvars.shape}; "
+            "expected one log-variance per posterior mean."
+        )
+    if factors is None:
+        return means, logvars
+    return means, logvars, check_factors(factors, means.shape[0])
+
+
+def check_count(count, minimum, what, metric):
+    """Raise a ValueError when ``count < minimum`` ``what`` are available to ``metric``."""
+    if count < minimum:
+        raise ValueError(f"{metric} needs at least {minimum} {what}; got {count}.")
+
+
+def drop_constant_factors(factors, metric):
+    """Boolean mask of the factors that take more than one value.
+
+    Warns (``UserWarning``) about the constant factors left out, and raises a
+    ValueError when every factor is constant.
+    """
+    keep = factors.max(axis=0) != factors.min(axis=0)
+    if not keep.any():
+        raise ValueError(
+            f"{metric}: every factor is constant (takes a single value), so no factor "
+            "carries information to measure; at least one factor must vary."
+        )
+    if not keep.all():
+        warnings.warn(
+            f"{metric}: factor column(s) {np.flatnonzero(~keep).tolist()} take a single "
+            "value and are left out of the score.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return keep
+
+
+def encode_factor(column):
+    """Classes of one factor column as ``(labels, n_classes)``, labels in ``0..n_classes-1``.
+
+    Non-negative integer labels that are not too sparse are used as they are (classes that
+    never occur have zero counts, which changes no entropy or mutual information);
+    otherwise they are renumbered with :func:`numpy.unique`.
+    """
+    top = int(column.max()) + 1
+    if top <= 2 * column.shape[0] + 64:
+        return column, top
+    _, labels = np.unique(column, return_inverse=True)
+    return labels.reshape(-1), int(labels.max()) + 1
