@@ -29,9 +29,11 @@ _STEP = Fraction(5, 256)  # position step as a fraction of the image size
 _MAX_OVERSAMPLING = 16
 _SQUARE_HALF_SIDE = 8.5 / 64
 _ELLIPSE_AXES = (12.0 / 64, 6.0 / 64)
-_HEART_DIAGONAL = 9.2 / 64  # half-diagonal of the heart's square; the lobes have radius d / sqrt(2)
-_HEART_SHIFT = (0.5 - 0.5**0.5) / 2  # moves the heart's bounding box onto the sprite centre
-_HEART_EXTENT = 1.35  # the heart's half-extent in units of its half-diagonal (sqrt(0.5**2 + 0.396**2) + 0.707)
+# The heart: a square standing on a corner (half-diagonal d) with two discs of radius d / sqrt(2) on its
+# upper sides. Its square's centre lies 0.2612 d below the sprite centre, which makes the sprite centre the
+# centre of the heart's smallest enclosing circle (radius 1.2612 d): the heart turns about that point.
+_HEART_DIAGONAL = 9.2 / 64
+_HEART_DROP = 0.2612
 
 
 def _factor_values():
@@ -52,7 +54,7 @@ def _inside(shape, u, v, size):
         a, b = _ELLIPSE_AXES
         return (u / (a * size)) ** 2 + (v / (b * size)) ** 2 <= 1.0
     d = _HEART_DIAGONAL * size
-    v = v - _HEART_SHIFT * d  # v relative to the centre of the heart's square
+    v = v + _HEART_DROP * d  # v relative to the centre of the heart's square
     diamond = np.abs(u) + np.abs(v) <= d
     lobes = (np.abs(u) - d / 2) ** 2 + (v - d / 2) ** 2 <= d * d / 2
     return diamond | lobes
@@ -60,7 +62,7 @@ def _inside(shape, u, v, size):
 
 def _extent(size):
     """Largest distance from the centre of any sprite at scale 1, in pixels."""
-    return size * max(_SQUARE_HALF_SIDE * 2**0.5, _ELLIPSE_AXES[0], _HEART_EXTENT * _HEART_DIAGONAL)
+    return size * max(_SQUARE_HALF_SIDE * 2**0.5, _ELLIPSE_AXES[0], (1 + _HEART_DROP) * _HEART_DIAGONAL)
 
 
 class _Canvas:
@@ -110,7 +112,7 @@ def _render(factors, size):
     group = factors[:, 0] * FACTOR_SIZES[1] + factors[:, 1]
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(FACTOR_SIZES[0] * FACTOR_SIZES[1] + 1))
-    chunk = 8192
+    chunk = 8192  # bounds the temporary copy of the gathered images (32 MB at 64x64)
     for g in range(len(bounds) - 1):
         rows = order[bounds[g] : bounds[g + 1]]
         if rows.size == 0:
@@ -119,11 +121,7 @@ def _render(factors, size):
         view = canvas.render(shape, values[1][scale], values[2])
         for start in range(0, rows.size, chunk):
             part = rows[start : start + chunk]
-            o, i, j = factors[part, 2], factors[part, 3], factors[part, 4]
-            if (np.diff(part) == 1).all():  # the full grid: write in place, no scatter
-                images[part[0] : part[-1] + 1, 0] = view[o, i, j]
-            else:
-                images[part, 0] = view[o, i, j]
+            images[part, 0] = view[factors[part, 2], factors[part, 3], factors[part, 4]]
     return images
 
 
@@ -143,10 +141,15 @@ def make_dsprites(n_samples=None, *, factors=None, size=64, random_state=None, r
 
     Geometry (at 64x64; other sizes scale it): sprite centres step by 1.25 pixel, so positions span
     the middle 38.75 pixels; at scale 1 the square has side 17 pixels, the ellipse axes 24 x 12, the
-    heart a height of about 20 pixels. Every step of every factor changes the image. Orientation 0
-    and 2 pi (the first and last of the 40 values) give the same image, as in the official file; the
-    square (period pi / 2) and the ellipse (period pi) also have near-duplicates a few degrees apart
-    (e.g. the ellipse at orientations 0 and 20 of 40), again as in the official file.
+    heart a height of about 20 pixels.
+
+    Every step of every factor changes the image: classes ``k`` and ``k + 1`` of any factor, the
+    others fixed, never give the same pixels (checked on the whole grid). Orientation does not wrap:
+    its first and last classes (0 and 2 pi) give the same image, as in the official file. Symmetry
+    makes other orientations look alike without being steps: the square repeats every pi / 2 and
+    the ellipse every pi, and 40 values over [0, 2 pi] fall a few degrees off those periods, so
+    e.g. the square at classes 0 and 10 (0 and 92.3 degrees) differs by a 2.3 degree turn, which
+    leaves the pixels unchanged for some small sprites.
 
     Parameters
     ----------

@@ -43,21 +43,23 @@ def _inside(shape, u, v, radius):
 
 
 def _backgrounds(size):
-    """The four textures, ``(4, 3, size, size)`` floats in [0, 1], drawn from formulas (no randomness)."""
+    """The four textures, uint8 ``(4, 3, size, size)``, drawn from formulas (no randomness)."""
     y, x = (np.mgrid[0:size, 0:size] + 0.5) * (32.0 / size)  # texture scale fixed to a 32-pixel frame
 
+    def rgb(red, green, blue):
+        return np.array([red, green, blue])[:, None, None]
+
     def mix(weight, dark, light):
-        weight = np.asarray(weight, dtype=float)[None]
-        return (1 - weight) * np.array(dark)[:, None, None] + weight * np.array(light)[:, None, None]
+        weight = np.asarray(weight, dtype=float)
+        return (1 - weight) * dark + weight * light
 
     walls = ((x % 8) < 1.5) | ((y % 8) < 1.5)
     pellets = (np.abs(x % 8 - 4.75) < 0.6) & (np.abs(y % 8 - 4.75) < 0.6)
-    maze = mix(walls, (0.04, 0.04, 0.2), (0.15, 0.2, 0.75))
-    maze = mix(pellets, maze, (0.85, 0.55, 0.6))[0] if False else np.where(pellets, np.array([0.85, 0.55, 0.6])[:, None, None], maze)
-    stripes = mix(0.5 + 0.5 * np.sin(2 * np.pi * (x + y) / 6), (0.22, 0.04, 0.28), (0.5, 0.15, 0.55))
-    checker = mix(((x // 4 + y // 4) % 2), (0.04, 0.22, 0.08), (0.1, 0.42, 0.16))
-    waves = mix(0.5 + 0.5 * np.sin(2 * np.pi * x / 9) * np.sin(2 * np.pi * y / 7), (0.0, 0.2, 0.25), (0.25, 0.5, 0.5))
-    return np.stack([maze, stripes, checker, waves])
+    maze = mix(pellets, mix(walls, rgb(0.04, 0.04, 0.2), rgb(0.15, 0.2, 0.75)), rgb(0.85, 0.55, 0.6))
+    stripes = mix(0.5 + 0.5 * np.sin(2 * np.pi * (x + y) / 6), rgb(0.22, 0.04, 0.28), rgb(0.5, 0.15, 0.55))
+    checker = mix((x // 4 + y // 4) % 2, rgb(0.04, 0.22, 0.08), rgb(0.1, 0.42, 0.16))
+    waves = mix(0.5 + 0.5 * np.sin(2 * np.pi * x / 9) * np.sin(2 * np.pi * y / 7), rgb(0, 0.2, 0.25), rgb(0.25, 0.5, 0.5))
+    return np.rint(np.stack([maze, stripes, checker, waves]) * 255).astype(np.uint8)
 
 
 def _masks(shapes, centres, size):
@@ -72,8 +74,8 @@ def _masks(shapes, centres, size):
             part = rows[start : start + 256]
             u = sub[None, None, :] - centres[part, 0, None, None]
             v = sub[None, :, None] - centres[part, 1, None, None]
-            inside = _inside(shape, u, v, radius)
-            out[part] = inside.reshape(len(part), size, k, size, k).mean(axis=(2, 4))
+            hits = _inside(shape, u, v, radius).reshape(len(part), size, k, size, k).sum(axis=(2, 4), dtype=np.uint8)
+            out[part] = hits * np.float32(1 / k**2)
     return out
 
 
@@ -87,12 +89,17 @@ def _render(factors, n_frames, size):
     # many frames share a sprite position: draw each distinct (shape, x, y) once
     keys = np.column_stack([shapes, np.round(centres.reshape(-1, 2) * 1024)])
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    masks = _masks(unique[:, 0].astype(int), unique[:, 1:] / 1024, size)[inverse.ravel()]
-    masks = masks.reshape(len(factors), n_frames, 1, size, size)
-    backgrounds = _backgrounds(size)[factors[:, 4]][:, None]  # (n, 1, 3, H, W)
-    sprite = _SPRITE_RGB[:, None, None]
-    videos = backgrounds * (1 - masks) + sprite * masks
-    return np.round(videos * 255).astype(np.uint8)
+    masks = _masks(unique[:, 0].astype(int), unique[:, 1:] / 1024, size)
+    inverse = inverse.reshape(len(factors), n_frames)
+    backgrounds = _backgrounds(size).astype(np.float32)
+    sprite = (_SPRITE_RGB * 255).astype(np.float32)[:, None, None]
+    videos = np.empty((len(factors), n_frames, 3, size, size), dtype=np.uint8)
+    for start in range(0, len(factors), 512):
+        part = slice(start, start + 512)
+        frames = np.repeat(backgrounds[factors[part, 4]][:, None], n_frames, axis=1)  # (m, T, 3, H, W)
+        frames += masks[inverse[part]][:, :, None] * (sprite - frames)  # alpha blending
+        videos[part] = np.rint(frames, out=frames)
+    return videos
 
 
 def make_moving_sprites(n_samples=None, *, factors=None, n_frames=5, size=32, random_state=None, return_X_y=False):
@@ -170,7 +177,7 @@ def make_moving_sprites(n_samples=None, *, factors=None, n_frames=5, size=32, ra
         shape_names=list(SHAPE_NAMES),
         direction_names=list(DIRECTION_NAMES),
         background_names=list(BACKGROUND_NAMES),
-        backgrounds=np.round(_backgrounds(int(size)) * 255).astype(np.uint8),
+        backgrounds=_backgrounds(int(size)),
     )
 
 

@@ -183,7 +183,8 @@ def _weights(geometries, size):
     A pixel's colour is the sum over the three surfaces of weight times the surface's RGB, so the
     hues can be applied afterwards to any combination, without casting a ray again.
     """
-    scales, orientations = _factor_values()[3], _factor_values()[5]
+    values = _factor_values()
+    scales, orientations = values[3], values[5]
     out = np.empty((len(geometries), 3, size * size), dtype=np.float32)
     for orient in np.unique(geometries[:, 2]):
         eye, d = _camera_rays(orientations[orient], size)
@@ -234,9 +235,9 @@ def _render(factors, size):
     indices = factors_to_indices(factors, FACTOR_SIZES)
     used, local = np.unique(indices % n_geometries, return_inverse=True)  # geometry: the last 3 factors
     weights = _weights(indices_to_factors(used, _GEOMETRY_SIZES), size)
-    floor, wall, obj = _tables(weights, _factor_values()[0]).reshape(3, n_hues, len(used), -1)
+    floor, wall, obj = _tables(weights, _factor_values()[0]).reshape(3, n_hues, len(used), 3 * size * size)
     images = np.empty((len(factors), 3, size, size), dtype=np.uint8)
-    flat = images.reshape(len(factors), -1)
+    flat = images.reshape(len(factors), 3 * size * size)
     if np.array_equal(indices, np.arange(np.prod(FACTOR_SIZES))):  # the full grid: broadcast whole blocks
         blocks = flat.reshape(n_hues, n_hues, n_hues, n_geometries, -1)
         for f in range(n_hues):
