@@ -1,0 +1,56 @@
+"""Disentanglement metrics: plain functions of ``codes`` and ``factors`` arrays, and scorers.
+
+``codes`` is (n_samples, n_latents), usually posterior means (``model.transform(X)``);
+``factors`` is (n_samples, n_factors) of non-negative integer classes. Two families of
+estimators, named in the API because the same score name hides different numbers:
+
+- disentanglement_lib's (Locatello et al. 2019): histogram mutual information with 20
+  equal-width bins per latent (:func:`mutual_info_matrix`, :func:`mig`, :func:`mig_sup`,
+  :func:`modularity`), classifiers (:func:`sap`, :func:`dci`, :func:`beta_vae_score`),
+  votes (:func:`factor_vae_score`); the last two draw their groups from a pool of samples.
+- the pro-VLAE reference's (Chen et al. 2018): mutual information by sampling the
+  posteriors over a full factor grid (:func:`mutual_info_matrix_sampling`,
+  :func:`mig_sampling`, :func:`information_per_level`).
+
+Scorers for ``GridSearchCV`` and ``cross_validate`` take ``y`` = the factor matrix:
+:data:`mig_scorer`, :data:`mig_sup_scorer`, :data:`factor_vae_scorer`, :data:`dci_scorer`,
+and :func:`make_disentanglement_scorer` for any metric.
+"""
+
+from ._beta_vae import beta_vae_score
+from ._dci import dci
+from ._factor_vae import factor_vae_score
+from ._mig import active_units, mig, mig_sup
+from ._modularity import modularity
+from ._mutual_info import mutual_info_matrix
+from ._sampling import information_per_level, mig_sampling, mutual_info_matrix_sampling
+from ._sap import sap
+from ._scorers import (
+    dci_scorer,
+    factor_vae_scorer,
+    make_disentanglement_scorer,
+    mig_scorer,
+    mig_sup_scorer,
+)
+from ._summary import disentanglement_scores
+
+__all__ = [
+    "mutual_info_matrix",
+    "mig",
+    "mig_sup",
+    "active_units",
+    "sap",
+    "dci",
+    "factor_vae_score",
+    "beta_vae_score",
+    "modularity",
+    "disentanglement_scores",
+    "mutual_info_matrix_sampling",
+    "mig_sampling",
+    "information_per_level",
+    "make_disentanglement_scorer",
+    "mig_scorer",
+    "mig_sup_scorer",
+    "factor_vae_scorer",
+    "dci_scorer",
+]

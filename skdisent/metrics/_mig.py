@@ -34,8 +34,11 @@ def top_two_gap(matrix, axis):
 
 
 def active_mask(codes, threshold):
-    """Latents whose sample variance (ddof=1, as ``torch.std``) exceeds ``threshold``."""
-    return codes.var(axis=0, ddof=1) > threshold
+    """Latents whose sample variance (ddof=1, as ``torch.std``) exceeds ``threshold``.
+
+    Column by column, so that the temporary is one column, not a copy of the codes.
+    """
+    return np.array([column.var(ddof=1) for column in codes.T]) > threshold
 
 
 def mig_gap(mi_normed):

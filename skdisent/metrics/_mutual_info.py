@@ -20,17 +20,27 @@ def histogram_bins(codes, n_bins):
     """Bin index in ``0..n_bins-1`` of every code, per latent, over the latent's own range.
 
     Identical to disentanglement_lib's ``np.digitize(c, np.histogram(c, n_bins)[1][:-1]) - 1``
-    for every column (a constant column falls in a single bin), computed with one
-    vectorised ``np.linspace`` for the edges.
+    for every column (a constant column falls in a single bin): the edges are the same
+    ``np.linspace`` values, and the index computed arithmetically for all columns at once
+    is corrected against them (rounding moves it by one bin at most).
     """
+    n_samples, n_latents = codes.shape
     lo, hi = codes.min(axis=0), codes.max(axis=0)
     flat = lo == hi
     lo = np.where(flat, lo - 0.5, lo).astype(codes.dtype)
     hi = np.where(flat, hi + 0.5, hi).astype(codes.dtype)
     edges = np.linspace(lo, hi, n_bins + 1, dtype=codes.dtype)
-    bins = np.empty(codes.shape, dtype=np.intp)
-    for j in range(codes.shape[1]):
-        bins[:, j] = np.searchsorted(edges[1:-1, j], codes[:, j], side="right")
+    # the inner edges, padded so that bin b is edges[b] <= x < edges[b + 1]
+    edges[0], edges[-1] = -np.inf, np.inf
+    column_edges = edges.T.ravel()  # column j's edges at j * (n_bins + 1) + b
+    guess = codes - lo
+    guess *= n_bins / (hi - lo).astype(np.float64)
+    np.clip(guess, 0, n_bins - 1, out=guess)
+    bins = guess.astype(np.intp)
+    where = bins + np.arange(n_latents) * (n_bins + 1)
+    bins -= codes < column_edges.take(where)
+    where += 1
+    bins += codes >= column_edges.take(where)
     return bins
 
 
@@ -50,18 +60,17 @@ def mutual_info_and_entropy(codes, factors, n_bins):
     bin_counts = np.stack([np.bincount(bins[:, j], minlength=n_bins) for j in range(n_latents)])
     # H(bins_j) * n, reused for every factor
     h_bins = log_n * n_samples - _xlogx_sum(bin_counts.astype(float), axis=1)
-    offsets = np.arange(n_latents) * n_bins
+    bins += np.arange(n_latents) * n_bins  # one joint histogram per latent, in one bincount
     for k in range(factors.shape[1]):
         labels, n_classes = encode_factor(factors[:, k])
-        # one joint histogram per latent, all latents in one bincount
-        joint = np.bincount(
-            ((bins + offsets) * n_classes + labels[:, None]).ravel(),
-            minlength=n_latents * n_bins * n_classes,
-        ).reshape(n_latents, n_bins * n_classes)
+        index = bins * n_classes
+        index += labels[:, None]
+        joint = np.bincount(index.ravel(), minlength=n_latents * n_bins * n_classes)
         class_counts = np.bincount(labels, minlength=n_classes).astype(float)
         h_factor = log_n * n_samples - _xlogx_sum(class_counts, axis=0)
         # n * I = n * (H(b) + H(v) - H(b, v))
-        h_joint = log_n * n_samples - _xlogx_sum(joint.astype(float), axis=1)
+        h_joint = log_n * n_samples - _xlogx_sum(
+            joint.reshape(n_latents, n_bins * n_classes).astype(float), axis=1)
         mi[:, k] = (h_bins + h_factor - h_joint) / n_samples
         entropy[k] = h_factor / n_samples
     return np.clip(mi, 0.0, None), entropy

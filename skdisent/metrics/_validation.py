@@ -27,6 +27,7 @@ __all__ = [
     "check_count",
     "drop_constant_factors",
     "encode_factor",
+    "train_test_indices",
 ]
 
 
@@ -68,7 +69,7 @@ def check_codes(codes, *, name="codes", min_samples=2):
     return arr
 
 
-def check_factors(factors, n_samples):
+def check_factors(factors, n_samples, *, codes_name="codes"):
     """Return ``factors`` as a non-negative int64 2-D array with ``n_samples`` rows, or raise."""
     arr = np.asarray(factors)
     if arr.ndim == 1:
@@ -87,7 +88,7 @@ def check_factors(factors, n_samples):
             row, col = np.argwhere(fractional)[0]
             raise ValueError(
                 "factors must hold integer class labels; got the non-integer value "
-                f"{arr[row, col]!r} at row {row}, column {col}."
+                f"{arr[row, col].item()!r} at row {row}, column {col}."
             )
         arr = arr.astype(np.int64)
     elif not np.issubdtype(arr.dtype, np.integer):
@@ -97,8 +98,8 @@ def check_factors(factors, n_samples):
         )
     if arr.shape[0] != n_samples:
         raise ValueError(
-            f"codes has {n_samples} samples but factors has {arr.shape[0]}; "
-            "expected one row of factors per row of codes."
+            f"{codes_name} has {n_samples} samples but factors has {arr.shape[0]}; "
+            f"expected one row of factors per row of {codes_name}."
         )
     if arr.shape[1] == 0:
         raise ValueError("factors has 0 columns; at least 1 factor is needed.")
@@ -128,7 +129,7 @@ def check_posterior(means, logvars, factors=None):
         )
     if factors is None:
         return means, logvars
-    return means, logvars, check_factors(factors, means.shape[0])
+    return means, logvars, check_factors(factors, means.shape[0], codes_name="means")
 
 
 def check_count(count, minimum, what, metric):
@@ -171,3 +172,17 @@ def encode_factor(column):
         return column, top
     _, labels = np.unique(column, return_inverse=True)
     return labels.reshape(-1), int(labels.max()) + 1
+
+
+def train_test_indices(n_samples, test_size, rng, metric):
+    """Shuffled ``(train, test)`` indices of a pool, ``test_size`` a fraction in (0, 1)."""
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"{metric}: test_size must be a fraction in (0, 1); got {test_size!r}.")
+    n_test = int(round(test_size * n_samples))
+    if n_test < 1 or n_test > n_samples - 1:
+        raise ValueError(
+            f"{metric}: test_size={test_size} of {n_samples} samples leaves an empty "
+            "training or test set."
+        )
+    order = rng.permutation(n_samples)
+    return order[n_test:], order[:n_test]
