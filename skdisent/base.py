@@ -9,6 +9,9 @@ and what one training step does; the shell does the rest.
 """
 
 import copy
+import hashlib
+import os
+import pathlib
 import time
 import warnings
 from dataclasses import dataclass
@@ -21,11 +24,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from . import _checkpoint
 from .nn.init import build_on_meta
 
 __all__ = ["BaseDisentangler", "NonFiniteLossError"]
 
 _INFERENCE_BATCH = 512
+
+# Steps between two reads of the losses' finiteness on a GPU (see BaseDisentangler._check_finite).
+_FINITE_CHECK_EVERY = 32
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -82,8 +89,12 @@ class BatchSource:
 
     def batch(self, indices, device):
         """Rows ``indices`` as a float32 tensor of shape ``(len(indices), *network_shape)``."""
-        rows = np.take(self.X, np.asarray(indices), axis=0)
-        tensor = torch.from_numpy(rows).to(device, non_blocking=True)
+        rows = torch.from_numpy(np.take(self.X, np.asarray(indices), axis=0))
+        if device.type == "cuda":
+            # From page-locked memory the copy runs asynchronously, in the data's own dtype
+            # (a quarter of float32's bytes for uint8); the conversion happens on the GPU.
+            rows = rows.pin_memory()
+        tensor = rows.to(device, non_blocking=True)
         tensor = tensor.reshape(len(rows), *self.layout.network_shape).float()
         return tensor.mul_(self.scale) if self.scale is not None else tensor
 
@@ -122,8 +133,13 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
       ``_sample_codes(n, generator)`` and ``_feature_names()`` for the public methods.
 
     It may also override ``_input_layout`` (other layouts, e.g. videos),
-    ``_epoch_start(epoch)`` / ``_epoch_record()`` for schedules, and
+    ``_epoch_start(epoch)`` / ``_epoch_record()`` for schedules,
+    ``_at_stage_end()`` to checkpoint at the end of a schedule's stages, and
     ``_check_values(X)`` for value constraints.
+
+    Besides its own, a subclass takes the parameters ``checkpoint_dir``,
+    ``checkpoint_every``, ``on_nan``, ``nan_lr_factor`` and ``max_nan_retries``
+    (see ``COMMON_PARAMETERS`` in ``models/_ladder.py``).
     """
 
     # Counters a schedule depends on; restored with the weights when an epoch is rolled back.
@@ -137,6 +153,11 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         "precision": [StrOptions({"fp32", "bf16"})],
         "compile": ["boolean"],
         "warm_start": ["boolean"],
+        "checkpoint_dir": [None, str, os.PathLike],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
+        "on_nan": [StrOptions({"raise", "reduce_lr"})],
+        "nan_lr_factor": [Interval(Real, 0, 1, closed="neither")],
+        "max_nan_retries": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -161,7 +182,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         self : object
             The fitted model.
         """
-        resume = self.warm_start and hasattr(self, "network_")
+        resume = self.warm_start and (hasattr(self, "network_") or self._resume_from_checkpoint())
         X = self._validate_X(X, reset=not resume, min_samples=2)
         layout = self._input_layout(X)
         if resume and layout != self.layout_:
@@ -174,6 +195,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
             self._initialize(layout, device)
         else:
             self.network_.to(device)
+        self._begin_fit(device, resume)
         self._train(BatchSource(X, layout), device)
         return self
 
@@ -189,6 +211,9 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         self.n_iter_ = 0
         self.n_steps_ = 0
         self._compiled = None
+        self._lr_scale = 1.0
+        self._nan_retries = 0
+        self._checkpoint_last = None
 
     def _train(self, source, device):
         n_epochs = self._n_epochs_total()
@@ -200,20 +225,21 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
                 self._run_epoch(source, device)
             except NonFiniteLossError as error:
                 self._restore(snapshot)
+                if self._lower_learning_rate_after(error):
+                    continue
+                self._checkpoint_on_stop()
                 raise NonFiniteLossError(
                     f"{error} The model keeps the weights of its last completed epoch "
-                    f"({self.n_iter_}); lower learning_rate and refit with warm_start=True, "
-                    "or check the data."
+                    f"({self.n_iter_}); {self._non_finite_advice()}"
                 ) from None
             except KeyboardInterrupt:
                 self._restore(snapshot)
-                warnings.warn(
-                    f"Training was interrupted; the model keeps its state after epoch "
-                    f"{self.n_iter_} of {n_epochs}. Call fit again with warm_start=True to "
-                    "continue.",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
+                self._stop_on_interrupt(n_epochs)
+                return
+            try:
+                self._end_epoch(n_epochs)
+            except KeyboardInterrupt:
+                self._stop_on_interrupt(n_epochs)
                 return
 
     def _run_epoch(self, source, device):
@@ -221,6 +247,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         self._epoch_start(self.n_iter_)
         order = torch.randperm(len(source), generator=self._rng)
         totals, n_seen = {}, 0
+        self._nonfinite_pending = None
         started = time.perf_counter()
         for indices in training_batches(order, self.batch_size):
             x = source.batch(indices, device)
@@ -230,6 +257,9 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
             for key, value in stats.items():
                 totals[key] = totals.get(key, 0.0) + value.detach().float() * len(indices)
             n_seen += len(indices)
+        self._flush_finite_check()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # the epoch's time includes its queued work
         seconds = time.perf_counter() - started
         self.n_iter_ += 1
         record = {"epoch": self.n_iter_, "n_steps": self.n_steps_}
@@ -259,14 +289,50 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
 
     def _step(self, loss, optimizer):
         """Back-propagate ``loss`` and step ``optimizer``, refusing a non-finite loss."""
-        if not torch.isfinite(loss.detach()):
-            raise NonFiniteLossError(
-                f"Training produced a non-finite loss ({float(loss.detach()):.4g}) at epoch "
-                f"{self.n_iter_ + 1}, step {self.n_steps_ + 1}."
-            )
+        self._check_finite(loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+
+    def _check_finite(self, loss):
+        """Raise :class:`NonFiniteLossError` for a NaN or infinite ``loss``.
+
+        On the CPU each loss is checked at once (reading it costs nothing there). On a
+        GPU, reading a loss would make the host wait for the device at every step, so
+        the losses' finiteness is gathered on the device and read every
+        ``_FINITE_CHECK_EVERY`` steps and at the end of the epoch; the steps in
+        between are rolled back with the rest of the epoch all the same.
+        """
+        loss = loss.detach()
+        if not self._defer_finite_check(loss.device):
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"Training produced a non-finite loss ({float(loss):.4g}) at epoch "
+                    f"{self.n_iter_ + 1}, step {self.n_steps_ + 1}."
+                )
+            return
+        bad, step = ~torch.isfinite(loss), self.n_steps_ + 1
+        pending = getattr(self, "_nonfinite_pending", None)
+        if pending is not None:
+            bad = bad | pending[0]
+        first = step if pending is None else pending[1]
+        self._nonfinite_pending = (bad, first, step)
+        if step - first + 1 >= _FINITE_CHECK_EVERY:
+            self._flush_finite_check()
+
+    def _defer_finite_check(self, device):
+        """Whether losses on ``device`` are checked in groups (see :meth:`_check_finite`)."""
+        return device.type != "cpu"
+
+    def _flush_finite_check(self):
+        """Read the finiteness gathered since the last check; raise if a loss was not."""
+        pending = getattr(self, "_nonfinite_pending", None)
+        self._nonfinite_pending = None
+        if pending is not None and bool(pending[0]):
+            raise NonFiniteLossError(
+                f"Training produced a non-finite loss at epoch {self.n_iter_ + 1}, between "
+                f"steps {pending[1]} and {pending[2]}."
+            )
 
     def _snapshot(self):
         state = {
@@ -289,6 +355,161 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
             setattr(self, name, value)
         del self.history_[state["history"]:]
 
+    # ---------------------------------- resuming, checkpoints, non-finite losses
+
+    def _resume_from_checkpoint(self):
+        """Load the newest checkpoint of ``checkpoint_dir`` into this unfitted model.
+
+        Called by a ``fit`` with ``warm_start=True`` on a model that has no fitted
+        state in memory; the model keeps its own parameters. Returns whether a
+        checkpoint was loaded.
+        """
+        directory = getattr(self, "checkpoint_dir", None)
+        if directory is None:
+            return False
+        path = _checkpoint.resume_into(self, directory)
+        if path is None:
+            return False
+        self._checkpoint_last = path
+        if self.verbose:
+            print(f"[{type(self).__name__}] resuming from {path} after epoch {self.n_iter_}",
+                  flush=True)
+        return True
+
+    def _begin_fit(self, device, resume):
+        """Settle the training state on ``device`` before this fit's first epoch."""
+        self.__dict__.setdefault("_lr_scale", 1.0)
+        self.__dict__.setdefault("_nan_retries", 0)
+        self.__dict__.setdefault("_checkpoint_last", None)
+        self._epoch_retries = 0
+        if resume:
+            # Optimiser moments follow their parameters (load_state_dict moves them), and
+            # the noise generator must live where the noise is drawn.
+            for optimizer in self._optimizers.values():
+                optimizer.load_state_dict(optimizer.state_dict())
+            if not _on_device(self._noise_rng, device):
+                self._noise_rng = _device_generator(device, _derived_seed(self._noise_rng))
+            if self.n_iter_ >= self._n_epochs_total():
+                warnings.warn(
+                    f"fit with warm_start=True has nothing to do: the model has run "
+                    f"{self.n_iter_} epochs, its whole budget of {self._n_epochs_total()}. "
+                    "Raise the number of epochs to train on, or set warm_start=False to "
+                    "start again.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+        else:
+            self._warn_about_earlier_checkpoints()
+        self._apply_learning_rate()
+
+    def _apply_learning_rate(self):
+        """Set every optimiser's rate from ``learning_rate`` and the reductions so far.
+
+        The rates a fresh ``_build_optimizers`` would give, times the factor left by
+        ``on_nan="reduce_lr"``: so a ``learning_rate`` changed with ``set_params``
+        takes effect when training resumes with ``warm_start=True``.
+        """
+        fresh = self._build_optimizers(self.network_)
+        for key, optimizer in self._optimizers.items():
+            for group, new in zip(optimizer.param_groups, fresh[key].param_groups):
+                group["lr"] = new["lr"] * self._lr_scale
+
+    def _lower_learning_rate_after(self, error):
+        """After a non-finite loss (the epoch rolled back): lower the rate and retry?"""
+        if getattr(self, "on_nan", "raise") != "reduce_lr":
+            return False
+        if self._nan_retries >= self.max_nan_retries:
+            return False
+        self._nan_retries += 1
+        self._epoch_retries += 1
+        self._lr_scale *= self.nan_lr_factor
+        self._apply_learning_rate()
+        warnings.warn(
+            f"{error} Epoch {self.n_iter_ + 1} starts again from the weights of the last "
+            f"completed epoch with the learning rate times {self._lr_scale:.4g} (retry "
+            f"{self._nan_retries} of max_nan_retries={self.max_nan_retries}).",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+        return True
+
+    def _non_finite_advice(self):
+        """How to go on after a non-finite loss, for the error message."""
+        if getattr(self, "on_nan", "raise") == "reduce_lr":
+            return (
+                f"{self._nan_retries} retries with a lower learning rate did not help "
+                "(max_nan_retries); lower learning_rate further and refit with "
+                "warm_start=True, or check the data."
+            )
+        return (
+            "lower learning_rate and refit with warm_start=True, set on_nan='reduce_lr', or "
+            "check the data."
+        )
+
+    def _end_epoch(self, n_epochs):
+        """After a completed epoch: note non-finite retries, write a checkpoint when due."""
+        if getattr(self, "on_nan", "raise") == "reduce_lr":
+            self.history_[-1]["lr_scale"] = self._lr_scale
+            self.history_[-1]["nan_retries"] = self._epoch_retries
+        self._epoch_retries = 0
+        if getattr(self, "checkpoint_dir", None) is None:
+            return
+        if (
+            self.n_iter_ % self.checkpoint_every == 0
+            or self.n_iter_ >= n_epochs
+            or self._at_stage_end()
+        ):
+            self._write_checkpoint()
+
+    def _at_stage_end(self):
+        """Whether the epoch that just ended closes a stage of the schedule.
+
+        A checkpoint is written there whatever ``checkpoint_every`` says; ProVLAE
+        says True at the end of each progressive step. False by default.
+        """
+        return False
+
+    def _write_checkpoint(self):
+        path = _checkpoint.write_checkpoint(self, self.checkpoint_dir, keep=self._checkpoint_last)
+        self._checkpoint_last = path
+        return path
+
+    def _checkpoint_on_stop(self):
+        """Checkpoint the state a stopped fit keeps, unless that is the newest already."""
+        directory = getattr(self, "checkpoint_dir", None)
+        if directory is None or self.n_iter_ == 0:
+            return None
+        path = pathlib.Path(directory) / _checkpoint.checkpoint_name(self.n_iter_)
+        last = self._checkpoint_last
+        if last is not None and pathlib.Path(last).resolve() == path.resolve():
+            return last
+        return self._write_checkpoint()
+
+    def _stop_on_interrupt(self, n_epochs):
+        path = self._checkpoint_on_stop()
+        saved = f", saved in {path}" if path is not None else ""
+        warnings.warn(
+            f"Training was interrupted; the model keeps its state after epoch {self.n_iter_} "
+            f"of {n_epochs}{saved}. Call fit again with warm_start=True to continue.",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+
+    def _warn_about_earlier_checkpoints(self):
+        directory = getattr(self, "checkpoint_dir", None)
+        if directory is None:
+            return
+        earlier = _checkpoint.checkpoint_files(directory)
+        if earlier:
+            warnings.warn(
+                f"checkpoint_dir={str(directory)!r} holds checkpoints of an earlier fit (the "
+                f"newest: {earlier[-1].name}). This fit starts afresh (warm_start=False) and "
+                "deletes them when it writes its first checkpoint; pass warm_start=True to "
+                "continue from them instead.",
+                UserWarning,
+                stacklevel=5,
+            )
+
     def _autocast(self, device):
         return torch.autocast(
             device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
@@ -296,11 +517,24 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
 
     def _network_call(self):
         """The network's forward pass, compiled once when ``compile=True``."""
+        return self._compiled_function("forward", self.network_)
+
+    def _compiled_function(self, name, function):
+        """``function`` (``network_`` or one of its methods) compiled when ``compile=True``.
+
+        Each is compiled once per network and kept in ``_compiled``, which is never
+        pickled. The batch dimension is compiled as dynamic: one compilation serves
+        full batches, the shorter last batch of an epoch and inference batches alike
+        (on the CPU it runs as fast as a graph specialised to one batch size).
+        """
         if not self.compile:
-            return self.network_
-        if getattr(self, "_compiled", None) is None:
-            self._compiled = torch.compile(self.network_)
-        return self._compiled
+            return function
+        compiled = getattr(self, "_compiled", None)
+        if not isinstance(compiled, dict) or compiled.get("network") is not self.network_:
+            compiled = self._compiled = {"network": self.network_}
+        if name not in compiled:
+            compiled[name] = torch.compile(function, dynamic=True)
+        return compiled[name]
 
     # ------------------------------------------------------------ validation
 
@@ -373,7 +607,13 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
             )
         return InputLayout(sample_shape=sample_shape, network_shape=tuple(network_shape))
 
-    def _resolve_device(self):
+    def _resolve_device(self, fallback=False):
+        """The torch device ``device`` names here.
+
+        With ``fallback=True`` (inference), a CUDA device on a machine without one
+        gives the CPU and a warning, so that a model fitted on a GPU works where
+        it is loaded; ``fit`` refuses instead.
+        """
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         try:
@@ -383,7 +623,18 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
                 f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}."
             ) from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} was asked for, but no CUDA GPU is available.")
+            if fallback:
+                warnings.warn(
+                    f"device={self.device!r}, but no CUDA GPU is available here: the model "
+                    "runs on the CPU. Set device='cpu' or 'auto' to silence this warning.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                return torch.device("cpu")
+            raise ValueError(
+                f"device={self.device!r} was asked for, but no CUDA GPU is available. Set "
+                "device='cpu' or 'auto' (e.g. with set_params) to train on this machine."
+            )
         return device
 
     # -------------------------------------------------------- public methods
@@ -391,7 +642,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
     def _fitted_source(self, X):
         check_is_fitted(self, "network_")
         X = self._validate_X(X, reset=False)
-        device = self._resolve_device()
+        device = self._resolve_device(fallback=True)
         self.network_.to(device)
         self.network_.eval()
         return BatchSource(X, self.layout_), device
@@ -406,7 +657,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_components_), dtype float32
+        codes : ndarray of shape ``(n_samples, n_components_)``, dtype float32
             Posterior means, levels concatenated from the shallowest to the deepest.
         """
         source, device = self._fitted_source(X)
@@ -419,12 +670,12 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components_)
+        X : array-like of shape ``(n_samples, n_components_)``
             Codes, as returned by :meth:`transform`.
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, *input_shape_), dtype float32
+        X_original : ndarray of shape ``(n_samples, *input_shape_)``, dtype float32
             The likelihood's mean: pixel probabilities in [0, 1] for a Bernoulli
             likelihood, on the [0, 1] scale for ``uint8`` training data.
         """
@@ -449,7 +700,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, *input_shape_), dtype float32
+        X : ndarray of shape ``(n_samples, *input_shape_)``, dtype float32
             The likelihood's mean for each draw, in the layout ``fit`` was given.
         """
         check_is_fitted(self, "network_")
@@ -506,7 +757,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         return np.asarray([f"{prefix}_{name}" for name in self._feature_names()], dtype=object)
 
     def _decode_array(self, codes):
-        device = self._resolve_device()
+        device = self._resolve_device(fallback=True)
         self.network_.to(device)
         self.network_.eval()
         outputs = []
@@ -526,6 +777,8 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_compiled", None)
+        for name in _TRANSIENT_ATTRIBUTES:
+            state.pop(name, None)
         if "network_" in state:
             network = state.pop("network_")
             state["_network_state"] = {
@@ -535,9 +788,11 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
             state["_optimizer_states"] = {
                 k: _to_cpu(o.state_dict()) for k, o in state.pop("_optimizers").items()
             }
+            noise_rng = state.pop("_noise_rng")
             state["_rng_states"] = {
                 "rng": state.pop("_rng").get_state(),
-                "noise_rng": state.pop("_noise_rng").get_state(),
+                "noise_rng": noise_rng.get_state(),
+                "noise_rng_device": str(noise_rng.device),
             }
         return state
 
@@ -557,8 +812,59 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
             optimizer.load_state_dict(optimizer_states[key])
         self._rng = torch.Generator()
         self._rng.set_state(rng_states["rng"])
-        self._noise_rng = torch.Generator()
-        self._noise_rng.set_state(rng_states["noise_rng"])
+        self._noise_rng = _restore_generator(
+            rng_states["noise_rng"], rng_states.get("noise_rng_device")
+        )
+
+
+def to_device(tensor, device):
+    """A small CPU ``tensor`` (gates, weights) on ``device``, without a wait on a GPU.
+
+    A plain copy from ordinary memory to a GPU waits for the work queued on it, once
+    per training step; from page-locked memory the copy is queued like the rest.
+
+    Parameters
+    ----------
+    tensor : torch.Tensor
+        On the CPU.
+    device : torch.device
+        Where it is needed.
+
+    Returns
+    -------
+    tensor : torch.Tensor
+        On ``device``.
+    """
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
+def fused_adam(parameters, **options):
+    """``torch.optim.Adam`` in its fused form (one kernel per step) where torch has it.
+
+    The fused step is several times faster than the default one on the CPU (torch
+    2.4 and later) and on CUDA, and as deterministic. It assumes that each parameter
+    and its optimiser state share a memory layout, which holds as long as parameters
+    are not converted to another memory format (e.g. channels-last) after the
+    optimiser state exists.
+
+    Parameters
+    ----------
+    parameters : iterable of torch.nn.Parameter
+        What the optimiser updates.
+    **options
+        Adam's other arguments (``lr``, ``betas``, ...).
+
+    Returns
+    -------
+    optimizer : torch.optim.Adam
+    """
+    parameters = list(parameters)
+    try:
+        return torch.optim.Adam(parameters, fused=True, **options)
+    except (RuntimeError, TypeError, ValueError):  # older torch, or a device without it
+        return torch.optim.Adam(parameters, **options)
 
 
 def _to_cpu(value):
@@ -585,3 +891,50 @@ def _seeded_generator(random_state):
 def _device_generator(device, seed):
     generator = torch.Generator(device=device) if device.type == "cuda" else torch.Generator()
     return generator.manual_seed(int(seed))
+
+
+# Bookkeeping of one process's fit, never pickled or saved.
+_TRANSIENT_ATTRIBUTES = ("_checkpoint_last", "_epoch_retries", "_nonfinite_pending")
+
+
+def _on_device(generator, device):
+    """Whether ``generator`` draws on ``device``."""
+    if generator.device.type != device.type:
+        return False
+    if device.type != "cuda" or device.index is None:
+        return True
+    return generator.device.index == device.index
+
+
+def _derived_seed(state):
+    """A seed drawn deterministically from a generator or its saved state."""
+    if isinstance(state, torch.Generator):
+        state = state.get_state()
+    digest = hashlib.sha256(state.detach().cpu().contiguous().numpy().tobytes()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def _restore_generator(state, device):
+    """A generator in ``state``, on its device where there is one, else on the CPU.
+
+    A CUDA generator's state (pickled on a GPU machine) cannot be set on a CPU
+    generator. Where no GPU is available, the CPU generator is seeded from that
+    state instead: resumed training is then repeatable, but draws other noise than
+    it would have on the GPU (as it would anyway: CPU and CUDA draw differently).
+    """
+    device = torch.device(device or "cpu")
+    if device.type == "cuda" and torch.cuda.is_available():
+        try:
+            generator = torch.Generator(device=device)
+            generator.set_state(state)
+            return generator
+        except (RuntimeError, ValueError):
+            pass
+    generator = torch.Generator()
+    if device.type == "cpu":
+        try:
+            generator.set_state(state)
+            return generator
+        except (RuntimeError, ValueError):
+            pass  # an older pickle of a CUDA generator, without its device
+    return generator.manual_seed(_derived_seed(state))

@@ -88,6 +88,11 @@ class VLAE(LadderModel):
         precision="fp32",
         compile=False,
         warm_start=False,
+        checkpoint_dir=None,
+        checkpoint_every=1,
+        on_nan="raise",
+        nan_lr_factor=0.5,
+        max_nan_retries=3,
         random_state=None,
         verbose=0,
     ):
@@ -105,6 +110,11 @@ class VLAE(LadderModel):
         self.precision = precision
         self.compile = compile
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.on_nan = on_nan
+        self.nan_lr_factor = nan_lr_factor
+        self.max_nan_retries = max_nan_retries
         self.random_state = random_state
         self.verbose = verbose
 

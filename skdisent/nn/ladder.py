@@ -280,7 +280,34 @@ class LadderNetwork(nn.Module):
             d = self.ups[level](d)
         return self.output(d)
 
-    def forward(self, x, gates, generator=None):
+    def draw_noise(self, n, generator=None, device=None):
+        """Standard normal noise for the reparameterisation of one batch.
+
+        Drawn level by level, shallowest first, as :func:`reparameterize` would draw it
+        during :meth:`forward`: passing the result to ``forward(noise=...)`` gives the
+        same pass as ``forward(generator=...)`` from the same generator state, and
+        keeps the generator out of a compiled network.
+
+        Parameters
+        ----------
+        n : int
+            Samples in the batch.
+        generator : torch.Generator, default=None
+            Source of the noise, on ``device``.
+        device : torch.device, default=None
+            Where the noise is made.
+
+        Returns
+        -------
+        noise : list of torch.Tensor
+            One float32 ``(n, latent_dims[l])`` tensor per level.
+        """
+        return [
+            torch.randn((n, dim), generator=generator, device=device, dtype=torch.float32)
+            for dim in self.latent_dims
+        ]
+
+    def forward(self, x, gates, generator=None, noise=None):
         """One stochastic pass: encode, draw ``z`` by reparameterisation, decode.
 
         Parameters
@@ -289,7 +316,9 @@ class LadderNetwork(nn.Module):
             A batch in the network's input layout, values in [0, 1].
         gates : torch.Tensor of shape (depth,)
         generator : torch.Generator, default=None
-            Source of the reparameterisation noise.
+            Source of the reparameterisation noise when ``noise`` is not given.
+        noise : list of torch.Tensor, default=None
+            The standard normal noise of each level, from :meth:`draw_noise`.
 
         Returns
         -------
@@ -299,7 +328,11 @@ class LadderNetwork(nn.Module):
             ``KL(q(z_l | x) || N(0, I))`` per sample and level (0 for levels without latents).
         """
         mus, logvars = self.encode(x, gates)
-        zs = [reparameterize(m.float(), v.float(), generator) for m, v in zip(mus, logvars)]
+        if noise is None:
+            zs = [reparameterize(m.float(), v.float(), generator) for m, v in zip(mus, logvars)]
+        else:
+            zs = [m.float() + torch.exp(0.5 * v.float()) * eps
+                  for m, v, eps in zip(mus, logvars, noise)]
         output = self.decode(zs, gates)
         log_likelihood = self.likelihood.log_prob(output.float(), x.float())
         kl = torch.stack(

@@ -1,0 +1,193 @@
+"""The speed settings of the ladder models: bf16, torch.compile, memory, speed records.
+
+Fast checks on tiny models; the compiled ones are marked slow (compilation takes
+tens of seconds). No timing is asserted: speed is measured in ``benchmarks/``.
+"""
+
+import pickle
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from skdisent import VLAE, NonFiniteLossError, ProVLAE
+from skdisent.base import _INFERENCE_BATCH, BatchSource
+from skdisent.nn import LadderNetwork
+
+from .models.conftest import TINY, tiny_models
+
+MODELS = tiny_models()
+IDS = [type(m).__name__ for m in MODELS]
+
+
+@pytest.fixture
+def images():
+    """64 random uint8 images of 1x16x16."""
+    return np.random.default_rng(0).integers(0, 256, size=(64, 1, 16, 16), dtype=np.uint8)
+
+
+# ------------------------------------------------------------------- bf16
+
+
+@pytest.mark.parametrize("model", MODELS, ids=IDS)
+def test_bf16_fits_encodes_decodes_and_pickles(model, images):
+    model = clone(model).set_params(precision="bf16").fit(images)
+    Z = model.transform(images)
+    assert Z.dtype == np.float32 and np.isfinite(Z).all()
+    X_hat = model.inverse_transform(Z)
+    assert X_hat.dtype == np.float32 and X_hat.shape == images.shape
+    assert np.isfinite(model.score(images))
+    assert all(np.isfinite(r["loss"]) for r in model.history_)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).transform(images), Z)
+
+
+def test_bf16_fit_is_repeatable_bit_for_bit(images):
+    first = clone(MODELS[2]).set_params(precision="bf16").fit(images)
+    second = clone(MODELS[2]).set_params(precision="bf16").fit(images)
+    np.testing.assert_array_equal(first.transform(images), second.transform(images))
+    assert [r["loss"] for r in first.history_] == [r["loss"] for r in second.history_]
+
+
+def test_bf16_training_stays_close_to_fp32(images):
+    fp32 = clone(MODELS[1]).fit(images)
+    bf16 = clone(MODELS[1]).set_params(precision="bf16").fit(images)
+    for a, b in zip(fp32.history_, bf16.history_):
+        assert abs(a["reconstruction"] - b["reconstruction"]) < 0.02 * abs(a["reconstruction"])
+
+
+# ------------------------------------------------------- noise and the network
+
+
+def test_noise_drawn_outside_the_network_gives_the_same_pass():
+    network = LadderNetwork((1, 16, 16), (2, 0, 3), conv_channels=4, dense_units=8)
+    x = torch.rand(5, 1, 16, 16)
+    gates = torch.ones(3)
+    inside = network(x, gates, torch.Generator().manual_seed(3))
+    noise = network.draw_noise(5, torch.Generator().manual_seed(3))
+    outside = network(x, gates, noise=noise)
+    for a, b in zip(inside, outside):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+# ------------------------------------------------------- memory: one batch at a time
+
+
+class _Spy:
+    """Records every batch ``BatchSource`` makes, and the arrays it reads from."""
+
+    def __init__(self, monkeypatch):
+        self.sizes, self.sources = [], []
+        batch = BatchSource.batch
+
+        def spying_batch(source, indices, device):
+            self.sizes.append(len(indices))
+            self.sources.append(source.X)
+            return batch(source, indices, device)
+
+        monkeypatch.setattr(BatchSource, "batch", spying_batch)
+
+
+def test_fit_and_transform_read_the_data_one_batch_at_a_time(monkeypatch):
+    X = np.random.default_rng(0).integers(0, 256, size=(600, 1, 16, 16), dtype=np.uint8)
+    spy = _Spy(monkeypatch)
+    model = VLAE(levels=2, latent_dim=2, n_epochs=2, random_state=0, **TINY).fit(X)
+    assert max(spy.sizes) == TINY["batch_size"] and sum(spy.sizes) == 2 * len(X)
+    # The training loop reads the caller's uint8 array itself, not a copy of it.
+    assert all(source is X or np.shares_memory(source, X) for source in spy.sources)
+    assert all(source.dtype == np.uint8 for source in spy.sources)
+    spy.sizes.clear()
+    spy.sources.clear()
+    model.transform(X)
+    model.score(X)
+    assert max(spy.sizes) <= _INFERENCE_BATCH and sum(spy.sizes) == 2 * len(X)
+    assert all(np.shares_memory(source, X) for source in spy.sources)
+
+
+def test_fit_and_transform_make_no_float_copy_of_the_data():
+    # numpy's allocations are traced by tracemalloc: a float32 copy of X would be 4x its size.
+    X = np.random.default_rng(0).integers(0, 256, size=(4096, 1, 16, 16), dtype=np.uint8)
+    model = VLAE(levels=2, latent_dim=2, n_epochs=1, random_state=0,
+                 **{**TINY, "batch_size": 512})
+    tracemalloc.start()
+    try:
+        model.fit(X)
+        _, fit_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        model.transform(X)
+        _, transform_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert fit_peak < X.nbytes / 2, fit_peak
+    assert transform_peak < X.nbytes / 2, transform_peak
+
+
+# ------------------------------------------------------------- speed records
+
+
+def test_history_records_time_and_images_per_second(images):
+    model = clone(MODELS[2]).fit(images)
+    for record in model.history_:
+        assert record["time"] > 0
+        n_seen = len(images)  # every batch is full: 64 = 4 x 16
+        assert record["images_per_s"] == pytest.approx(n_seen / record["time"])
+
+
+# ------------------------------------------------- the training step's overheads
+
+
+def test_adam_is_fused(images):
+    model = clone(MODELS[1]).fit(images)
+    assert model._optimizers["adam"].defaults["fused"]
+    # A pickled model trains on with the same optimiser.
+    loaded = pickle.loads(pickle.dumps(model))
+    assert loaded._optimizers["adam"].defaults["fused"]
+
+
+def test_grouped_finiteness_checks_still_stop_at_a_non_finite_loss(images, monkeypatch):
+    # On a GPU the losses are checked every _FINITE_CHECK_EVERY steps (no sync per step);
+    # the same path is run here on the CPU. Epochs have 4 steps; step 6 is poisoned.
+    model_class = type(MODELS[1])
+    monkeypatch.setattr(model_class, "_defer_finite_check", lambda self, device: True)
+    monkeypatch.setattr("skdisent.base._FINITE_CHECK_EVERY", 3)
+    step, calls = model_class._step, []
+
+    def poisoned(self, loss, optimizer):
+        calls.append(loss)
+        return step(self, loss * float("nan") if len(calls) == 6 else loss, optimizer)
+
+    monkeypatch.setattr(model_class, "_step", poisoned)
+    model = clone(MODELS[1]).set_params(n_epochs=3)
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2, between steps 5 and 7"):
+        model.fit(images)
+    monkeypatch.undo()
+    # The model is back at its first epoch, bit for bit, and pickles without GPU state.
+    one_epoch = clone(MODELS[1]).set_params(n_epochs=1).fit(images)
+    assert model.n_iter_ == 1 and len(model.history_) == 1
+    expected = one_epoch.network_.state_dict()
+    for key, value in model.network_.state_dict().items():
+        torch.testing.assert_close(value, expected[key], rtol=0, atol=0)
+    assert "_nonfinite_pending" not in model.__getstate__()
+
+
+# ---------------------------------------------------------------- compile
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_compiled_model_fits_transforms_and_pickles(precision, images):
+    model = ProVLAE(levels=2, latent_dim=2, epochs_per_step=1, fade_in_steps=1, random_state=0,
+                    compile=True, precision=precision, **TINY)
+    pickle.loads(pickle.dumps(model))  # before fit
+    model.fit(images)
+    eager = clone(model).set_params(compile=False).fit(images)
+    Z = model.transform(images)
+    np.testing.assert_allclose(Z, eager.transform(images), atol=0.05 if precision == "bf16"
+                               else 1e-4)
+    loaded = pickle.loads(pickle.dumps(model))
+    assert loaded.compile and getattr(loaded, "_compiled", None) is None
+    np.testing.assert_array_equal(loaded.transform(images), Z)
+    # A loaded compiled model trains on (it compiles again).
+    loaded.set_params(warm_start=True, epochs_per_step=2).fit(images)
+    assert loaded.n_iter_ == 4 and np.isfinite(loaded.history_[-1]["loss"])
