@@ -1,7 +1,8 @@
 """The estimators: three regimes of one ladder network, and LDF."""
 
 from .beta_vae import BetaVAE
+from .ldf import LDFModel
 from .provlae import ProVLAE
 from .vlae import VLAE
 
-__all__ = ["BetaVAE", "VLAE", "ProVLAE"]
+__all__ = ["BetaVAE", "VLAE", "ProVLAE", "LDFModel"]
