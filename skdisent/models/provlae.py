@@ -3,9 +3,12 @@
 import warnings
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
+from ..metrics import information_per_level
 from ._ladder import COMMON_PARAMETERS, LadderModel
 
 __all__ = ["ProVLAE"]
@@ -64,7 +67,17 @@ class ProVLAE(LadderModel):
         step), ``active_levels``, ``fade_in`` (the newest level's gate at the end of
         the epoch), ``loss``, ``reconstruction`` (negative log-likelihood per sample,
         nats), ``kl_<l>`` per level (level 1 the shallowest), ``time`` (seconds) and
-        ``images_per_s``.
+        ``images_per_s``. The record of the last epoch of each progressive step
+        also holds ``information_<l>``, ``I(x; z_l)`` in nats per level, and
+        ``information_total``, ``I(x; z)`` (see ``information_per_step_``).
+    information_per_step_ : ndarray of shape (n_completed_steps, levels)
+        ``I(x; z_l)`` in nats per level (columns shallowest first) at the end of
+        each completed progressive step: the information flow of the paper's
+        Fig. 5, read from ``history_``. Estimated with
+        :func:`skdisent.metrics.information_per_level` on a fixed subsample of the
+        training data (at most 2,048 rows, evenly spaced; 2,048 samples of the
+        aggregate posterior, seed 0), so it costs one forward pass over the
+        subsample per step and leaves the training's random draws untouched.
     n_iter_ : int
         Number of epochs run.
     n_steps_ : int
@@ -124,6 +137,11 @@ class ProVLAE(LadderModel):
         precision="fp32",
         compile=False,
         warm_start=False,
+        checkpoint_dir=None,
+        checkpoint_every=1,
+        on_nan="raise",
+        nan_lr_factor=0.5,
+        max_nan_retries=3,
         random_state=None,
         verbose=0,
     ):
@@ -144,6 +162,11 @@ class ProVLAE(LadderModel):
         self.precision = precision
         self.compile = compile
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.on_nan = on_nan
+        self.nan_lr_factor = nan_lr_factor
+        self.max_nan_retries = max_nan_retries
         self.random_state = random_state
         self.verbose = verbose
 
@@ -221,3 +244,65 @@ class ProVLAE(LadderModel):
     def _epoch_record(self):
         step, alpha = self._position(training=False)
         return {"step": step, "active_levels": step + 1, "fade_in": alpha}
+
+    def _at_stage_end(self):
+        # The epoch that just ended closes a progressive step: the shell checkpoints it.
+        return bool(self.epochs_per_step) and self.n_iter_ % self.epochs_per_step == 0
+
+    # ------------------------------------- information per level at each step's end
+
+    # Bounds on the cost of the step-end estimate: rows of the training data encoded,
+    # and samples of the aggregate posterior (both far below one epoch's work).
+    _INFORMATION_ROWS = 2048
+    _INFORMATION_SEED = 0
+
+    def _run_epoch(self, source, device):
+        super()._run_epoch(source, device)
+        if self._at_stage_end():
+            self.history_[-1].update(self._information_record(source, device))
+
+    def _information_record(self, source, device):
+        """``I(x; z_l)`` per level and ``I(x; z)`` now, on a fixed subsample of ``source``.
+
+        The rows are evenly spaced over the data and the estimator has its own seed, so
+        the numbers are repeatable and no random draw of the training is consumed.
+        """
+        rows = np.unique(np.linspace(0, len(source) - 1, self._INFORMATION_ROWS).astype(np.int64))
+        gates = self._gates(training=False).to(device)
+        means, logvars = [], []
+        self.network_.eval()
+        with torch.no_grad(), self._autocast(device):
+            for start in range(0, len(rows), self.batch_size):
+                mus, lvs = self.network_.encode(source.batch(rows[start:start + self.batch_size],
+                                                             device), gates)
+                means.append(torch.cat(mus, dim=1).float().cpu())
+                logvars.append(torch.cat(lvs, dim=1).float().cpu())
+        self.network_.train()
+        columns = [*self.level_slices(), slice(0, self.n_components_)]  # each level, then all
+        information = information_per_level(
+            torch.cat(means).double().numpy(), torch.cat(logvars).double().numpy(), columns,
+            n_samples=self._INFORMATION_ROWS, random_state=self._INFORMATION_SEED,
+        )
+        record = {f"information_{level + 1}": float(v) for level, v in enumerate(information[:-1])}
+        record["information_total"] = float(information[-1])
+        if self.verbose:
+            shown = ", ".join(f"{k}={v:.3f}" for k, v in record.items())
+            print(f"[{type(self).__name__}] end of step {self.progressive_step(self.n_iter_ - 1)}: "
+                  f"{shown}", flush=True)
+        return record
+
+    @property
+    def information_per_step_(self):
+        """``I(x; z_l)`` per level at the end of each completed progressive step.
+
+        Returns
+        -------
+        information : ndarray of shape (n_completed_steps, levels)
+            Nats; columns are levels, shallowest first.
+        """
+        check_is_fitted(self, "network_")
+        return np.array(
+            [[record[f"information_{level + 1}"] for level in range(self.levels_)]
+             for record in self.history_ if "information_total" in record],
+            dtype=float,
+        ).reshape(-1, self.levels_)

@@ -1,0 +1,180 @@
+"""The ``skdisent`` command, end to end on tiny settings."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+from matplotlib.image import imread  # noqa: E402
+
+from skdisent import ProVLAE, load  # noqa: E402
+from skdisent.cli import evaluate_model, format_table, main, reconstruction_error  # noqa: E402
+from skdisent.datasets import make_dsprites  # noqa: E402
+
+TINY_FIT = ["-p", "levels=2", "-p", "latent_dim=2", "-p", "epochs_per_step=1", "-p", "batch_size=32",
+            "-p", "conv_channels=4", "-p", "dense_units=8", "-p", "fade_in_steps=1",
+            "-p", "random_state=0", "-p", "device=cpu"]
+
+
+def assert_png(path):
+    image = imread(path)
+    assert image.ndim == 3 and min(image.shape[:2]) > 50
+    assert image[..., :3].std() > 0.01, f"{path} is blank"
+
+
+def one_line_error(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err and "\n" not in err, err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """``skdisent demo --quick`` with two levels and 128 images, run once for the module."""
+    out = tmp_path_factory.mktemp("demo")
+    status = main(["demo", "--quick", "--n-samples", "128", "--eval-samples", "640", "--levels", "2",
+                   "--device", "cpu", "-o", str(out)])
+    return status, out
+
+
+def test_demo_writes_the_table_the_pictures_and_the_json(demo):
+    status, out = demo
+    assert status == 0
+    document = json.loads((out / "results.json").read_text())
+    results = document["results"]
+    assert [r["model"] for r in results] == ["BetaVAE", "VLAE", "ProVLAE"]
+    for record in results:
+        for key in ("reconstruction_error", "mig", "mig_sup", "factor_vae_score", "time_s"):
+            assert np.isfinite(record[key]), (record["model"], key)
+        assert 0 <= record["mig"] <= 1 and 0 <= record["mig_sup"] <= 1
+        assert record["latent_dims"] in ([0, 4], [2, 2])  # the same number of latents
+    # the same number of iterations for every model
+    assert len({r["n_iterations"] for r in results}) == 1
+    assert len(results[2]["information_per_step"]) == 2  # ProVLAE: one row per step
+    assert document["settings"]["image_size"] == 16
+    for name in document["pictures"]:
+        assert_png(out / name)
+    assert {"traversals_provlae.png", "samples_per_level_vlae.png",
+            "information_flow_provlae.png", "reconstructions.png",
+            "score_vs_reconstruction.png"} <= set(document["pictures"])
+
+
+def test_demo_runs_a_sweep_of_betas_and_seeds(tmp_path, capsys):
+    status = main(["demo", "--quick", "--n-samples", "128", "--eval-samples", "640", "--levels", "2",
+                   "--models", "provlae", "--betas", "1", "4", "--seeds", "0", "1",
+                   "--device", "cpu", "-o", str(tmp_path)])
+    assert status == 0
+    captured = capsys.readouterr()
+    table = captured.out.splitlines()
+    assert sum(line.startswith("ProVLAE") for line in table) == 4
+    assert "epoch 1/2" in captured.err  # progress on standard error
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert {(r["beta"], r["seed"]) for r in document["results"]} == {(1, 0), (1, 1), (4, 0), (4, 1)}
+    assert (tmp_path / "traversals_provlae_beta4_seed1.png").is_file()
+
+
+def test_fit_evaluate_traverse(tmp_path, capsys):
+    model_file = tmp_path / "model.safetensors"
+    assert main(["fit", "provlae", "--dataset", "dsprites", "--image-size", "16", "--n-samples",
+                 "128", *TINY_FIT, "-o", str(model_file)]) == 0
+    assert "epoch 2/2" in capsys.readouterr().err
+    model = load(model_file)
+    assert isinstance(model, ProVLAE) and model.input_shape_ == (1, 16, 16)
+
+    scores_file = tmp_path / "scores.json"
+    assert main(["evaluate", str(model_file), "--dataset", "dsprites", "--n-samples", "640",
+                 "-o", str(scores_file)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:2] == ["model", "beta"] and "ProVLAE" in out
+    scores = json.loads(scores_file.read_text())["scores"]
+    assert scores["model"] == "ProVLAE"
+    assert 0 <= scores["mig"] <= 1 and 0 <= scores["factor_vae_score"] <= 1
+    assert scores["reconstruction_error"] > 0
+
+    pictures = tmp_path / "pictures"
+    assert main(["traverse", str(model_file), "--dataset", "dsprites", "-o", str(pictures)]) == 0
+    names = sorted(p.name for p in pictures.iterdir())
+    assert names == ["information_flow.png", "reconstructions.png", "samples_per_level.png",
+                     "traversals.png"]
+    for path in pictures.iterdir():
+        assert_png(path)
+
+
+def test_fit_on_a_file_of_images_and_a_joblib_model(tmp_path, capsys):
+    X, y = make_dsprites(n_samples=96, size=16, random_state=0, return_X_y=True)
+    np.savez(tmp_path / "data.npz", images=X, factors=y)
+    np.save(tmp_path / "images.npy", X[:, 0])  # (n, H, W)
+    model_file = tmp_path / "model.joblib"
+    assert main(["fit", "vlae", "--images", str(tmp_path / "images.npy"), "--quiet", "-p",
+                 "n_epochs=1", "-p", "conv_channels=4", "-p", "dense_units=8", "-p", "levels=2",
+                 "-o", str(model_file)]) == 0
+    assert capsys.readouterr().out.strip() == str(model_file)
+    assert main(["traverse", str(model_file), "--images", str(tmp_path / "images.npy"),
+                 "-o", str(tmp_path / "p")]) == 0
+    assert_png(tmp_path / "p" / "traversals.png")
+
+
+@pytest.mark.parametrize(
+    "argv, status, message",
+    [
+        (["fit", "nosuchmodel", "--dataset", "dsprites"], 2, "unknown model 'nosuchmodel'"),
+        (["fit", "vlae"], 2, "one of the arguments --dataset --images is required"),
+        (["demo", "--betas", "-1"], 2, "non-negative"),
+        (["demo", "--frobnicate"], 2, "unrecognized arguments: --frobnicate"),
+        (["evaluate", "missing.safetensors", "--dataset", "dsprites"], 1, "no such model file"),
+        (["fit", "vlae", "--images", "missing.npy"], 1, "no such file: missing.npy"),
+        (["fit", "vlae", "--dataset", "dsprites", "-p", "colour=3"], 1, "no parameter 'colour'"),
+        (["fit", "vlae", "--dataset", "dsprites", "--n-samples", "8", "-p", "beta=-2"], 1,
+         "'beta' parameter of VLAE"),
+        (["demo", "--models", "ldf"], 1, "the demo compares"),
+        (["demo", "--quick", "--n-samples", "10"], 1, "less than two batches"),
+    ],
+)
+def test_mistakes_end_with_one_line_and_a_non_zero_status(argv, status, message, capsys,
+                                                          monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(argv)
+    except SystemExit as exit:
+        code = exit.code
+    assert code == status
+    assert message in one_line_error(capsys)
+
+
+def test_a_model_file_that_is_not_one(tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model")
+    assert main(["traverse", str(bad)]) == 1
+    one_line_error(capsys)
+
+
+def test_python_dash_m_skdisent():
+    done = subprocess.run([sys.executable, "-m", "skdisent", "fit", "nosuchmodel"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "unknown model" in done.stderr
+
+
+def test_scores_helpers():
+    X, y = make_dsprites(n_samples=640, size=16, random_state=0, return_X_y=True)
+    model = ProVLAE(levels=2, latent_dim=2, epochs_per_step=1, fade_in_steps=1, conv_channels=4,
+                    dense_units=8, batch_size=64, device="cpu", random_state=0).fit(X)
+    error = reconstruction_error(model, X)
+    assert error == pytest.approx(reconstruction_error(model, X.astype(np.float32) / 255), rel=1e-4)
+    assert error == pytest.approx(reconstruction_error(model, X, batch_size=7), rel=1e-6)
+    scores = evaluate_model(model, X, y)
+    assert scores["factor_vae_batch_size"] == min(64, np.bincount(y[:, 2]).min())
+    table = format_table([{"model": "ProVLAE", "beta": 1.0, "seed": 0, **scores, "time_s": 1.5}])
+    assert table.splitlines()[2].split()[0] == "ProVLAE"
+
+
+def test_sampling_estimator_scores(capsys):
+    X, y = make_dsprites(n_samples=640, size=16, random_state=0, return_X_y=True)
+    model = ProVLAE(levels=2, latent_dim=2, epochs_per_step=1, fade_in_steps=1, conv_channels=4,
+                    dense_units=8, batch_size=64, device="cpu", random_state=0).fit(X)
+    scores = evaluate_model(model, X, y, estimator="sampling", sampling_factors=[1, 2, 3, 4])
+    assert 0 <= scores["mig"] <= 1 and 0 <= scores["mig_sup"] <= 1
