@@ -3,6 +3,7 @@
 ``python -m pytest benchmarks`` runs a small size (a few steps per measurement, a
 few thousand images); ``--bench-size=full`` (or ``SKDISENT_BENCH_SIZE=full``) runs
 the sizes the README's table was measured at, the full dSprites grid included.
+``--bench-models=BetaVAE,VLAE,ProVLAE`` chooses the models of the training benchmarks.
 ``--bench-threads=N`` (or ``SKDISENT_BENCH_THREADS``) sets ``torch.set_num_threads``
 for every measurement of the run, matrix-product ceiling included. The figures of the
 run are printed as a table at the end and, with ``--bench-report=PATH``, written
@@ -13,7 +14,7 @@ import json
 import os
 import platform
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def pytest_collect_file(file_path, parent):
 
 
 def pytest_addoption(parser):
-    """``--bench-size``, ``--bench-threads`` and ``--bench-report``."""
+    """``--bench-size``, ``--bench-threads``, ``--bench-report`` and ``--bench-models``."""
     group = parser.getgroup("skdisent benchmarks")
     group.addoption("--bench-size", choices=("small", "full"),
                     default=os.environ.get("SKDISENT_BENCH_SIZE", "small"),
@@ -44,6 +45,9 @@ def pytest_addoption(parser):
                     help="torch threads for every measurement (default: torch's own)")
     group.addoption("--bench-report", default=os.environ.get("SKDISENT_BENCH_REPORT"),
                     help="write the run's figures to this JSON file")
+    group.addoption("--bench-models", default=None,
+                    help="comma-separated models of the training benchmarks, e.g. "
+                    "BetaVAE,VLAE,ProVLAE (default: the size's own)")
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,11 @@ def report():
 
 def pytest_configure(config):
     """Note the run's size and fix the number of torch threads for the whole run."""
-    config.skdisent_bench_size = SIZES[config.getoption("--bench-size", default="small")]
+    size = SIZES[config.getoption("--bench-size", default="small")]
+    models = config.getoption("--bench-models", default=None)
+    if models:
+        size = replace(size, models=tuple(m.strip() for m in models.split(",")))
+    config.skdisent_bench_size = size
     threads = config.getoption("--bench-threads", default=0)
     if threads:
         torch.set_num_threads(threads)

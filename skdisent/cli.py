@@ -36,7 +36,7 @@ _DEMO_MODELS = ("betavae", "vlae", "provlae")
 _GENERATED = ("dsprites", "shapes3d")
 _FILES = ("dsprites-file", "shapes3d-file")
 
-#: ``skdisent demo`` with no options: about 6 minutes on 2 CPU cores (see the README).
+#: ``skdisent demo`` with no options: about 4 minutes on 2 CPU cores (238 s in the README).
 DEMO_DEFAULTS = {
     "dataset": "dsprites",
     "image_size": 32,
@@ -169,7 +169,7 @@ def build_parser():
         description="Fit beta-VAE, VLAE and pro-VLAE with the same total number of latents and "
                     "the same number of iterations, print one table (reconstruction error, MIG, "
                     "MIG-sup, FactorVAE score, training time) and write the pictures and "
-                    "results.json to the output folder. The defaults take about 6 minutes on 2 "
+                    "results.json to the output folder. The defaults take about 4 minutes on 2 "
                     "CPU cores; --paper uses the pro-VLAE paper's settings (a GPU job).",
     )
     demo.add_argument("-o", "--output", default="skdisent_output", metavar="DIR",

@@ -191,3 +191,16 @@ def test_compiled_model_fits_transforms_and_pickles(precision, images):
     # A loaded compiled model trains on (it compiles again).
     loaded.set_params(warm_start=True, epochs_per_step=2).fit(images)
     assert loaded.n_iter_ == 4 and np.isfinite(loaded.history_[-1]["loss"])
+
+
+def test_bf16_training_is_not_compiled_on_the_cpu(images):
+    # torch's inductor gives NaN gradients for the bf16 backward pass of a conv + ELU on
+    # the CPU; training falls back to eager bf16 and says so, and still learns.
+    model = VLAE(levels=2, latent_dim=2, n_epochs=2, random_state=0, compile=True,
+                 precision="bf16", **TINY)
+    with pytest.warns(UserWarning, match="not applied to training with precision='bf16'"):
+        model.fit(images)
+    assert model._compiled["forward-eager-bf16"] is model.network_
+    assert "forward" not in model._compiled
+    eager = clone(model).set_params(compile=False).fit(images)
+    assert [r["loss"] for r in model.history_] == [r["loss"] for r in eager.history_]

@@ -40,22 +40,24 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         ``"bf16"`` runs the network under bfloat16 autocast in ``fit`` and in the
         public methods; weights, optimiser state, losses, likelihoods and KL terms
         stay float32. Where the hardware computes in bf16 (CPUs with AVX512-BF16 or
-        AMX, NVIDIA GPUs from Ampere on) it trains about 1.6x faster than fp32 on
-        the CPU of ``benchmarks/README.md``, and its fits reached the reconstruction
-        error, MIG and MIG-sup of fp32 fits within seed-to-seed spread there. On
+        AMX, NVIDIA GPUs from Ampere on) it trains 1.4x (batch 64) to 1.6x (batch
+        128) faster than fp32 and encodes 1.6x faster on the CPU of
+        ``benchmarks/README.md``, whose ``bf16_vs_fp32.py`` compares the fits. On
         hardware without bf16 arithmetic it is slower: keep fp32.
     compile : bool, default=False
         Compile the network with ``torch.compile`` (its training pass, and the
         encoder that ``transform`` uses), with a dynamic batch dimension so that
         one compilation serves every batch size. The first training step and the
-        first ``transform`` pay for the compilation (tens of seconds to minutes on a
-        small CPU, less when PyTorch's inductor cache already holds it); then
-        training runs about 1.3x (fp32) and 2.1x or more (bf16) faster than eager
-        fp32, and ``transform`` about 1.7x faster than eager in the same precision.
-        A compiled model pickles as any other (the compiled code is not saved;
-        it is compiled again when used). The fastest safe choice for a long fit is
-        ``precision="bf16", compile=True``; for short fits, tests and notebooks the
-        defaults, which start at once.
+        first ``transform`` pay for the compilation (about 90 s on a 2-core CPU, 20 s
+        when PyTorch's inductor cache already holds it); then, on that CPU, fp32
+        training runs 1.1-1.2x and ``transform`` 1.5x (fp32) to 2.5x (bf16) faster
+        than eager fp32. With ``precision="bf16"`` on a CPU the training pass is not
+        compiled (torch's inductor gives NaN gradients there; a warning says so) and
+        only inference is. A compiled model pickles as any other (the compiled code
+        is not saved; it is compiled again when used). The fastest safe choice on a
+        CPU with bf16 arithmetic is ``precision="bf16"`` (with ``compile=True`` for
+        much encoding); for short fits, tests and notebooks the defaults, which
+        start at once.
     warm_start : bool, default=False
         When True and the model is already fitted, ``fit`` continues from the
         current weights, optimiser state, generator states and schedule (for
@@ -81,9 +83,9 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         :class:`~skdisent.NonFiniteLossError`, keeping the weights of the last
         completed epoch. ``"reduce_lr"``: go back to those weights, multiply the
         learning rate by ``nan_lr_factor`` and run the epoch again, at most
-        ``max_nan_retries`` times in a fit; ``history_`` then records
-        ``lr_scale`` (the factor in use) and ``nan_retries`` (the epoch's
-        restarts) for every epoch.
+        ``max_nan_retries`` times over the model's training (a fresh fit resets
+        the count); ``history_`` then records ``lr_scale`` (the factor in use)
+        and ``nan_retries`` (the epoch's restarts) for every epoch.
     nan_lr_factor : float, default=0.5
         Factor in (0, 1) applied to the learning rate at each retry
         (``on_nan="reduce_lr"``).

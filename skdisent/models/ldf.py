@@ -113,7 +113,7 @@ class LDFModel(BaseDisentangler):
     on_nan : {"raise", "reduce_lr"}, default="raise"
         After a NaN or infinite loss: stop with :class:`~skdisent.NonFiniteLossError`
         at the last completed epoch, or run that epoch again with every learning rate
-        times ``nan_lr_factor``, at most ``max_nan_retries`` times.
+        times ``nan_lr_factor``, at most ``max_nan_retries`` times over the model's training.
     nan_lr_factor : float, default=0.5
         Factor in (0, 1) applied to the learning rates at each retry.
     max_nan_retries : int, default=3
