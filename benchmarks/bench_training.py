@@ -15,7 +15,6 @@ ceiling measured in the same run, the first fit's time (the compilation cost of 
 compiled settings), and ``history_``'s own images/s next to the measured one.
 """
 
-import os
 import statistics
 import time
 
@@ -67,13 +66,6 @@ def _one_more_epoch(model):
         model._n_epochs_total = lambda: getattr(model, "n_iter_", 0) + 1
 
 
-def _skip_compiled_bf16_on_cpu(setting):
-    """The estimators do not compile bf16 training on a CPU (inductor's NaN gradients)."""
-    if setting == "compiled-bf16" and os.environ.get("SKDISENT_BENCH_DEVICE", "cpu") == "cpu":
-        pytest.skip("bf16 training is not compiled on the CPU: torch's inductor gives NaN "
-                    "gradients there (see LadderModel's compile parameter)")
-
-
 def _median(values):
     return statistics.median(values)
 
@@ -83,7 +75,6 @@ def _median(values):
 def test_fit_speed(benchmark, bench_size, report, matmul_ceiling, timer, model_name,
                    batch_size, setting):
     """Images/s of ``fit`` and its ratios to the plain loop, in one setting."""
-    _skip_compiled_bf16_on_cpu(setting)
     steps = bench_size.train_steps
     X = random_images(batch_size * steps)
     X_torch = torch.from_numpy(X)
@@ -175,7 +166,6 @@ def test_compile_first_call(tmp_path, bench_size, report, precision):
     the cache that run left (warm: what a user's second session pays). Within each
     interpreter a second model is fitted too, and an eager one for comparison.
     """
-    _skip_compiled_bf16_on_cpu(f"compiled-{precision}")
     batch = 128
     code = COMPILE_COST.format(threads=torch.get_num_threads(), n=batch * 2, batch=batch,
                                setting=f"compiled-{precision}", precision=precision)

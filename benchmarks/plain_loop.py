@@ -186,7 +186,12 @@ class PlainLoop:
             self.network.parameters(), lr=model.learning_rate, fused=fused_adam or None
         )
         if compile:
-            self.forward = torch.compile(self.network, dynamic=compile == "dynamic" or None)
+            # As the estimators: AVX2 code for bf16 on a CPU (inductor's AVX-512 code for
+            # the bf16 backward pass of a conv + ELU gives NaN gradients in torch 2.13).
+            options = ({"cpp.simdlen": 256}
+                       if precision == "bf16" and self.device.type == "cpu" else None)
+            self.forward = torch.compile(self.network, dynamic=compile == "dynamic" or None,
+                                         options=options)
         else:
             self.forward = self.network
         self.batch_size = batch_size

@@ -193,14 +193,16 @@ def test_compiled_model_fits_transforms_and_pickles(precision, images):
     assert loaded.n_iter_ == 4 and np.isfinite(loaded.history_[-1]["loss"])
 
 
-def test_bf16_training_is_not_compiled_on_the_cpu(images):
-    # torch's inductor gives NaN gradients for the bf16 backward pass of a conv + ELU on
-    # the CPU; training falls back to eager bf16 and says so, and still learns.
-    model = VLAE(levels=2, latent_dim=2, n_epochs=2, random_state=0, compile=True,
-                 precision="bf16", **TINY)
-    with pytest.warns(UserWarning, match="not applied to training with precision='bf16'"):
-        model.fit(images)
-    assert model._compiled["forward-eager-bf16"] is model.network_
-    assert "forward" not in model._compiled
-    eager = clone(model).set_params(compile=False).fit(images)
-    assert [r["loss"] for r in model.history_] == [r["loss"] for r in eager.history_]
+@pytest.mark.slow
+def test_compiled_bf16_training_has_finite_gradients_on_the_cpu():
+    # torch 2.13's inductor gave NaN gradients for the bf16 backward pass of a conv + ELU
+    # on 32x32 maps with AVX-512 code; the estimators compile that pass with AVX2 code.
+    X = np.random.default_rng(0).integers(0, 256, size=(96, 1, 64, 64), dtype=np.uint8)
+    params = dict(levels=3, latent_dim=2, n_epochs=2, batch_size=32, conv_channels=32,
+                  dense_units=32, device="cpu", precision="bf16", random_state=0)
+    compiled = VLAE(compile=True, **params).fit(X)
+    eager = VLAE(**params).fit(X)
+    assert "forward-bf16-cpu" in compiled._compiled
+    assert all(torch.isfinite(p).all() for p in compiled.network_.parameters())
+    np.testing.assert_allclose([r["loss"] for r in compiled.history_],
+                               [r["loss"] for r in eager.history_], rtol=0.05)
