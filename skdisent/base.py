@@ -523,6 +523,8 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         AVX-512 code whose gradients are NaN, while its AVX2 code is right (as are eager
         and ``aot_eager``) and still faster than eager.
         """
+        if not self.compile:
+            return self.network_
         if self.precision == "bf16" and next(self.network_.parameters()).device.type == "cpu":
             return self._compiled_function("forward-bf16-cpu", self.network_,
                                            options={"cpp.simdlen": 256})

@@ -482,19 +482,10 @@ def reconstruction_error(model, X, *, batch_size=1024):
 
 def _posteriors(model, X, batch_size=1024):
     """Posterior means and log-variances ``(n, n_components)`` of a ladder model."""
-    import torch
-
     if not hasattr(model, "level_slices"):
         raise CommandError(f"the sampling estimator needs a ladder model, not {type(model).__name__}")
     source, device = model._fitted_source(X)
-    gates = model._gates(training=False).to(device)
-    means, logvars = [], []
-    with torch.no_grad(), model._autocast(device):
-        for x in source.batches(device, batch_size):
-            mus, lvs = model.network_.encode(x, gates)
-            means.append(torch.cat(mus, dim=1).float().cpu())
-            logvars.append(torch.cat(lvs, dim=1).float().cpu())
-    return torch.cat(means).double().numpy(), torch.cat(logvars).double().numpy()
+    return model._posterior_parameters(source.batches(device, batch_size), device)
 
 
 def evaluate_model(model, X, factors, *, estimator="histogram", sampling_factors=None,

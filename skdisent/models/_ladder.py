@@ -114,6 +114,7 @@ class LadderModel(BaseDisentangler):
 
     # What a subclass defines.
     def _latent_dims(self):
+        """Latent dimensions per level, shallowest first: BetaVAE, VLAE, ProVLAE define it."""
         raise NotImplementedError  # pragma: no cover
 
     def _gates(self, training):
@@ -155,6 +156,31 @@ class LadderModel(BaseDisentangler):
         gates = to_device(self._gates(training=False), x.device)
         mus, _ = self._compiled_function("encode", self.network_.encode)(x, gates)
         return torch.cat(mus, dim=1)
+
+    def _posterior_parameters(self, batches, device):
+        """Posterior means and log-variances of ``batches``, for the sampling estimator.
+
+        Parameters
+        ----------
+        batches : iterable of torch.Tensor
+            Batches on ``device`` in the network's input layout; the caller sets the
+            network's mode (evaluation, as after ``_fitted_source``).
+        device : torch.device
+            Where the network is.
+
+        Returns
+        -------
+        means, logvars : ndarray of shape (n_samples, n_components_), dtype float64
+            Levels concatenated from the shallowest to the deepest.
+        """
+        gates = to_device(self._gates(training=False), device)
+        means, logvars = [], []
+        with torch.no_grad(), self._autocast(device):
+            for x in batches:
+                mus, lvs = self.network_.encode(x, gates)
+                means.append(torch.cat(mus, dim=1).float().cpu())
+                logvars.append(torch.cat(lvs, dim=1).float().cpu())
+        return torch.cat(means).double().numpy(), torch.cat(logvars).double().numpy()
 
     def _split_codes(self, codes):
         return list(torch.split(codes, list(self.latent_dims_), dim=1))

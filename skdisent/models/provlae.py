@@ -268,19 +268,14 @@ class ProVLAE(LadderModel):
         the numbers are repeatable and no random draw of the training is consumed.
         """
         rows = np.unique(np.linspace(0, len(source) - 1, self._INFORMATION_ROWS).astype(np.int64))
-        gates = self._gates(training=False).to(device)
-        means, logvars = [], []
+        batches = (source.batch(rows[start:start + self.batch_size], device)
+                   for start in range(0, len(rows), self.batch_size))
         self.network_.eval()
-        with torch.no_grad(), self._autocast(device):
-            for start in range(0, len(rows), self.batch_size):
-                mus, lvs = self.network_.encode(source.batch(rows[start:start + self.batch_size],
-                                                             device), gates)
-                means.append(torch.cat(mus, dim=1).float().cpu())
-                logvars.append(torch.cat(lvs, dim=1).float().cpu())
+        means, logvars = self._posterior_parameters(batches, device)
         self.network_.train()
         columns = [*self.level_slices(), slice(0, self.n_components_)]  # each level, then all
         information = information_per_level(
-            torch.cat(means).double().numpy(), torch.cat(logvars).double().numpy(), columns,
+            means, logvars, columns,
             n_samples=self._INFORMATION_ROWS, random_state=self._INFORMATION_SEED,
         )
         record = {f"information_{level + 1}": float(v) for level, v in enumerate(information[:-1])}
