@@ -25,6 +25,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _checkpoint
+from ._state_copy import FlatStateCopy
 from .nn.init import build_on_meta
 
 __all__ = ["BaseDisentangler", "NonFiniteLossError"]
@@ -335,9 +336,13 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
             )
 
     def _snapshot(self):
+        copier = getattr(self, "_epoch_snapshot", None) or FlatStateCopy()
+        self._epoch_snapshot = copier
         state = {
-            "network": copy.deepcopy(self.network_.state_dict()),
-            "optimizers": {k: copy.deepcopy(o.state_dict()) for k, o in self._optimizers.items()},
+            "tensors": copier.update({
+                "network": self.network_.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in self._optimizers.items()},
+            }),
             "rng": self._rng.get_state(),
             "noise_rng": self._noise_rng.get_state(),
             "history": len(self.history_),
@@ -346,14 +351,16 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         return state
 
     def _restore(self, state):
-        self.network_.load_state_dict(state["network"])
+        self.network_.load_state_dict(state["tensors"]["network"])
         for key, optimizer in self._optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][key])
+            optimizer.load_state_dict(state["tensors"]["optimizers"][key])
         self._rng.set_state(state["rng"])
         self._noise_rng.set_state(state["noise_rng"])
         for name, value in state["attributes"].items():
             setattr(self, name, value)
         del self.history_[state["history"]:]
+        # The optimisers may now hold the copy's own tensors: the next copy is a new one.
+        self._epoch_snapshot = None
 
     # ---------------------------------- resuming, checkpoints, non-finite losses
 
@@ -906,7 +913,9 @@ def _device_generator(device, seed):
 
 
 # Bookkeeping of one process's fit, never pickled or saved.
-_TRANSIENT_ATTRIBUTES = ("_checkpoint_last", "_epoch_retries", "_nonfinite_pending")
+_TRANSIENT_ATTRIBUTES = (
+    "_checkpoint_last", "_epoch_retries", "_nonfinite_pending", "_epoch_snapshot",
+)
 
 
 def _on_device(generator, device):
