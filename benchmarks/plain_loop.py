@@ -108,8 +108,11 @@ def random_images(n_samples, shape=IMAGE_SHAPE, seed=0, chunk=65_536):
     return X
 
 
-def _network(model, shape=IMAGE_SHAPE):
-    return model._build_network(InputLayout(sample_shape=shape, network_shape=shape))
+def _network(model, shape=IMAGE_SHAPE, channels_last=True):
+    network = model._build_network(InputLayout(sample_shape=shape, network_shape=shape))
+    if not channels_last:
+        network = type(network)(**{**network.config, "channels_last": False})
+    return network
 
 
 def training_flops_per_image(model, shape=IMAGE_SHAPE, batch_size=8):
@@ -159,9 +162,11 @@ class PlainLoop:
     compile : bool or "dynamic", default=False
         Train through ``torch.compile(network)``; ``"dynamic"`` compiles the batch
         dimension as dynamic, as the estimators do.
-    channels_last : bool, default=False
-        Keep the network's weights and the input batches in channels-last memory
-        format.
+    channels_last : bool, default=True
+        Train the network as the estimators build it: channels-last memory format,
+        feature maps flattened in ``(H, W, C)`` order. ``False``: the classic layout
+        of a hand-written ladder (contiguous ``(C, H, W)`` everywhere), the same
+        function up to a permutation of some dense weights.
     fused_adam : bool, default=False
         Use Adam's fused implementation rather than PyTorch's default one.
     seed : int, default=0
@@ -174,24 +179,17 @@ class PlainLoop:
     """
 
     def __init__(self, model, batch_size, *, precision="fp32", compile=False,
-                 channels_last=False, fused_adam=False, seed=0, timer=time.perf_counter,
+                 channels_last=True, fused_adam=False, seed=0, timer=time.perf_counter,
                  device=None):
         self.timer = timer
         self.device = torch.device(device or model._resolve_device())
         torch.manual_seed(seed)
-        self.network = _network(model).to(self.device)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.network.to(memory_format=self.memory_format)
+        self.network = _network(model, channels_last=channels_last).to(self.device)
         self.optimizer = torch.optim.Adam(
             self.network.parameters(), lr=model.learning_rate, fused=fused_adam or None
         )
         if compile:
-            # As the estimators: AVX2 code for bf16 on a CPU (inductor's AVX-512 code for
-            # the bf16 backward pass of a conv + ELU gives NaN gradients in torch 2.13).
-            options = ({"cpp.simdlen": 256}
-                       if precision == "bf16" and self.device.type == "cpu" else None)
-            self.forward = torch.compile(self.network, dynamic=compile == "dynamic" or None,
-                                         options=options)
+            self.forward = torch.compile(self.network, dynamic=compile == "dynamic" or None)
         else:
             self.forward = self.network
         self.batch_size = batch_size
@@ -233,7 +231,6 @@ class PlainLoop:
         for _ in range(n_steps):
             index = torch.randint(len(X), (self.batch_size,), generator=self.index_generator)
             x = X[index].to(self.device, non_blocking=True).float().mul_(1.0 / 255.0)
-            x = x.contiguous(memory_format=self.memory_format)
             loss = self.step(x)
         loss.item()  # the last step is finished
         return self.timer() - started

@@ -43,7 +43,7 @@ class FlatStateCopy:
             ``source`` and stays valid until the next :meth:`update`.
         """
         tensors = [tensor.detach() for tensor in _tensors(source)]
-        signature = [(t.shape, t.dtype, t.device) for t in tensors]
+        signature = [(t.shape, t.stride(), t.dtype, t.device) for t in tensors]
         if signature != self._signature:
             self._views = _flat_views(signature)
             self._signature = signature
@@ -83,15 +83,42 @@ def _replace_tensors(structure, replacement):
 
 
 def _flat_views(signature):
-    """Views of the given shapes into one new buffer per (dtype, device)."""
+    """Tensors of the given shapes and strides, in one new buffer per (dtype, device).
+
+    Each keeps the strides of the tensor it copies (an optimiser's fused kernels pair
+    a parameter and its moments element by element in memory, so a channels-last
+    weight needs channels-last moments). A tensor whose elements do not fill one dense
+    block gets a buffer of its own.
+    """
     sizes = {}
-    for shape, dtype, device in signature:
-        sizes[dtype, device] = sizes.get((dtype, device), 0) + shape.numel()
+    for shape, stride, dtype, device in signature:
+        if _is_dense(shape, stride):
+            sizes[dtype, device] = sizes.get((dtype, device), 0) + shape.numel()
     buffers = {key: torch.empty(size, dtype=key[0], device=key[1]) for key, size in sizes.items()}
     offsets = dict.fromkeys(buffers, 0)
     views = []
-    for shape, dtype, device in signature:
+    for shape, stride, dtype, device in signature:
+        if not _is_dense(shape, stride):
+            views.append(torch.empty_strided(shape, stride, dtype=dtype, device=device))
+            continue
         start = offsets[dtype, device]
         offsets[dtype, device] = start + shape.numel()
-        views.append(buffers[dtype, device][start:start + shape.numel()].view(shape))
+        views.append(buffers[dtype, device].as_strided(shape, stride, start))
     return views
+
+
+def _is_dense(shape, stride):
+    """Whether a tensor's elements fill ``numel`` consecutive places of its memory."""
+    extent = 1 + sum((size - 1) * step for size, step in zip(shape, stride) if size > 1)
+    return shape.numel() == 0 or (min(stride, default=1) >= 0 and extent == shape.numel()
+                                  and _no_overlap(shape, stride))
+
+
+def _no_overlap(shape, stride):
+    placed = sorted((step, size) for size, step in zip(shape, stride) if size > 1)
+    span = 1
+    for step, size in placed:
+        if step < span:
+            return False
+        span = step * size
+    return True

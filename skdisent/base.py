@@ -353,7 +353,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
     def _restore(self, state):
         self.network_.load_state_dict(state["tensors"]["network"])
         for key, optimizer in self._optimizers.items():
-            optimizer.load_state_dict(state["tensors"]["optimizers"][key])
+            load_optimizer_state(optimizer, state["tensors"]["optimizers"][key])
         self._rng.set_state(state["rng"])
         self._noise_rng.set_state(state["noise_rng"])
         for name, value in state["attributes"].items():
@@ -393,7 +393,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
             # Optimiser moments follow their parameters (load_state_dict moves them), and
             # the noise generator must live where the noise is drawn.
             for optimizer in self._optimizers.values():
-                optimizer.load_state_dict(optimizer.state_dict())
+                load_optimizer_state(optimizer, optimizer.state_dict())
             if not _on_device(self._noise_rng, device):
                 self._noise_rng = _device_generator(device, _derived_seed(self._noise_rng))
             if self.n_iter_ >= self._n_epochs_total():
@@ -523,28 +523,18 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         )
 
     def _network_call(self):
-        """The network's training pass, compiled once when ``compile=True``.
-
-        For bf16 on a CPU the pass is compiled with 256-bit vectors: torch's inductor
-        (2.13) turns the bf16 backward pass of a convolution followed by ELU into
-        AVX-512 code whose gradients are NaN, while its AVX2 code is right (as are eager
-        and ``aot_eager``) and still faster than eager.
-        """
+        """The network's training pass, compiled once when ``compile=True``."""
         if not self.compile:
             return self.network_
-        if self.precision == "bf16" and next(self.network_.parameters()).device.type == "cpu":
-            return self._compiled_function("forward-bf16-cpu", self.network_,
-                                           options={"cpp.simdlen": 256})
         return self._compiled_function("forward", self.network_)
 
-    def _compiled_function(self, name, function, options=None):
+    def _compiled_function(self, name, function):
         """``function`` (``network_`` or one of its methods) compiled when ``compile=True``.
 
         Each is compiled once per network and kept in ``_compiled``, which is never
         pickled. The batch dimension is compiled as dynamic: one compilation serves
         full batches, the shorter last batch of an epoch and inference batches alike
         (on the CPU it runs as fast as a graph specialised to one batch size).
-        ``options`` are inductor settings for this compilation.
         """
         if not self.compile:
             return function
@@ -552,7 +542,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         if not isinstance(compiled, dict) or compiled.get("network") is not self.network_:
             compiled = self._compiled = {"network": self.network_}
         if name not in compiled:
-            compiled[name] = torch.compile(function, dynamic=True, options=options)
+            compiled[name] = torch.compile(function, dynamic=True)
         return compiled[name]
 
     # ------------------------------------------------------------ validation
@@ -783,7 +773,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         with torch.no_grad(), self._autocast(device):
             for chunk in torch.split(codes, _INFERENCE_BATCH):
                 outputs.append(self._decode(chunk.to(device)).float().cpu())
-        decoded = torch.cat(outputs).numpy()
+        decoded = np.ascontiguousarray(torch.cat(outputs).numpy())
         return decoded.reshape(len(decoded), *self.layout_.sample_shape)
 
     def __sklearn_tags__(self):
@@ -828,7 +818,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         self.network_ = network
         self._optimizers = self._build_optimizers(network)
         for key, optimizer in self._optimizers.items():
-            optimizer.load_state_dict(optimizer_states[key])
+            load_optimizer_state(optimizer, optimizer_states[key])
         self._rng = torch.Generator()
         self._rng.set_state(rng_states["rng"])
         self._noise_rng = _restore_generator(
@@ -857,6 +847,28 @@ def to_device(tensor, device):
     if device.type != "cuda":
         return tensor.to(device)
     return tensor.pin_memory().to(device, non_blocking=True)
+
+
+def load_optimizer_state(optimizer, state):
+    """Load ``state`` into ``optimizer``, each moment in the memory layout of its parameter.
+
+    ``Optimizer.load_state_dict`` moves the state to its parameters' device and dtype
+    but keeps its strides; a file format that stores tensors contiguously (safetensors)
+    thus gives a channels-last weight contiguous moments, and the fused optimiser then
+    takes another, not bit-identical, path.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+    state : dict
+        An ``optimizer.state_dict()`` of the same parameter groups.
+    """
+    optimizer.load_state_dict(state)
+    for parameter, moments in optimizer.state.items():
+        for name, value in moments.items():
+            if (isinstance(value, torch.Tensor) and value.shape == parameter.shape
+                    and value.stride() != parameter.stride()):
+                moments[name] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
 
 
 def fused_adam(parameters, **options):

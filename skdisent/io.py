@@ -33,6 +33,10 @@ __all__ = ["save", "load", "ModelFileError", "FORMAT_VERSION"]
 FORMAT_VERSION = 1
 
 _FORMAT = "skdisent-model"
+
+# Network settings that choose how the weights are laid out, not what the model computes:
+# a file may differ from today's default in them, and its network is rebuilt as saved.
+_MEMORY_LAYOUT_KEYS = frozenset({"channels_last"})
 _METADATA_KEY = "skdisent"
 _MAX_HEADER = 100 * 2**20  # bytes; a longer header means a corrupt length field
 
@@ -406,12 +410,18 @@ def _check_network(model, state, network, source):
         raise ModelFileError(
             f"The parameters in {source} do not describe a valid {name} for its data: {error}"
         ) from None
-    if expected.config != network.get("config"):
+    saved = network.get("config")
+    if not isinstance(saved, dict):
+        raise ModelFileError(f"{source} is corrupt: its network has no configuration.")
+    differing = [
+        key for key in sorted(set(expected.config) | set(saved))
+        if key not in _MEMORY_LAYOUT_KEYS and expected.config.get(key) != saved.get(key)
+    ]
+    if differing:
         differences = ", ".join(
             f"{key}={expected.config.get(key)!r} from the parameters but "
-            f"{network['config'].get(key)!r} in the file"
-            for key in sorted(set(expected.config) | set(network["config"]))
-            if expected.config.get(key) != network["config"].get(key)
+            f"{saved.get(key)!r} in the file"
+            for key in differing
         )
         raise ModelFileError(
             f"The weights in {source} do not match the parameters of the {name}: {differences}."

@@ -195,14 +195,15 @@ def test_compiled_model_fits_transforms_and_pickles(precision, images):
 
 @pytest.mark.slow
 def test_compiled_bf16_training_has_finite_gradients_on_the_cpu():
-    # torch 2.13's inductor gave NaN gradients for the bf16 backward pass of a conv + ELU
-    # on 32x32 maps with AVX-512 code; the estimators compile that pass with AVX2 code.
+    # torch 2.13's inductor gave NaN gradients for the bf16 backward pass of a conv, ELU
+    # and batch norm when it had to transpose the gradient from (C, H, W) to channels-last
+    # order (AVX-512 code); the channels-last ladder needs no such transpose.
     X = np.random.default_rng(0).integers(0, 256, size=(96, 1, 64, 64), dtype=np.uint8)
     params = dict(levels=3, latent_dim=2, n_epochs=2, batch_size=32, conv_channels=32,
                   dense_units=32, device="cpu", precision="bf16", random_state=0)
     compiled = VLAE(compile=True, **params).fit(X)
     eager = VLAE(**params).fit(X)
-    assert "forward-bf16-cpu" in compiled._compiled
+    assert "forward" in compiled._compiled
     assert all(torch.isfinite(p).all() for p in compiled.network_.parameters())
     np.testing.assert_allclose([r["loss"] for r in compiled.history_],
                                [r["loss"] for r in eager.history_], rtol=0.05)

@@ -74,3 +74,14 @@ def test_state_dict_metadata_is_kept():
     copy = FlatStateCopy().update(network.state_dict())
     assert copy._metadata == network.state_dict()._metadata
     nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).load_state_dict(copy)
+
+
+def test_copies_keep_the_strides_of_their_sources():
+    # Fused optimisers pair a weight and its moments element by element in memory.
+    channels_last = torch.randn(4, 3, 5, 5).contiguous(memory_format=torch.channels_last)
+    transposed = torch.randn(3, 4).t()
+    strided = torch.randn(6, 4)[:, :2]
+    copy = FlatStateCopy().update([channels_last, transposed, strided])
+    for source, duplicate in zip([channels_last, transposed, strided], copy):
+        assert duplicate.stride() == source.stride()
+        assert torch.equal(duplicate, source)

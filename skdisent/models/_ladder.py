@@ -133,6 +133,7 @@ class LadderModel(BaseDisentangler):
             conv_channels=self.conv_channels,
             dense_units=self.dense_units,
             likelihood=self.likelihood,
+            channels_last=True,
         )
 
     def _build_optimizers(self, network):
