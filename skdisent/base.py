@@ -523,18 +523,29 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         )
 
     def _network_call(self):
-        """The network's training pass, compiled once when ``compile=True``."""
+        """The network's training pass, compiled once when ``compile=True``.
+
+        A ladder of the classic layout (``channels_last=False``, from a model file
+        written before the channels-last ladder) is compiled for bf16 on a CPU with
+        256-bit vectors: torch 2.13's AVX-512 code for its backward pass gives NaN
+        gradients.
+        """
         if not self.compile:
             return self.network_
+        if (self.precision == "bf16" and getattr(self.network_, "channels_last", True) is False
+                and next(self.network_.parameters()).device.type == "cpu"):
+            return self._compiled_function("forward-classic-bf16-cpu", self.network_,
+                                           options={"cpp.simdlen": 256})
         return self._compiled_function("forward", self.network_)
 
-    def _compiled_function(self, name, function):
+    def _compiled_function(self, name, function, options=None):
         """``function`` (``network_`` or one of its methods) compiled when ``compile=True``.
 
         Each is compiled once per network and kept in ``_compiled``, which is never
         pickled. The batch dimension is compiled as dynamic: one compilation serves
         full batches, the shorter last batch of an epoch and inference batches alike
         (on the CPU it runs as fast as a graph specialised to one batch size).
+        ``options`` are inductor settings for this compilation.
         """
         if not self.compile:
             return function
@@ -542,7 +553,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         if not isinstance(compiled, dict) or compiled.get("network") is not self.network_:
             compiled = self._compiled = {"network": self.network_}
         if name not in compiled:
-            compiled[name] = torch.compile(function, dynamic=True)
+            compiled[name] = torch.compile(function, dynamic=True, options=options)
         return compiled[name]
 
     # ------------------------------------------------------------ validation

@@ -207,3 +207,22 @@ def test_compiled_bf16_training_has_finite_gradients_on_the_cpu():
     assert all(torch.isfinite(p).all() for p in compiled.network_.parameters())
     np.testing.assert_allclose([r["loss"] for r in compiled.history_],
                                [r["loss"] for r in eager.history_], rtol=0.05)
+
+
+class _ClassicLayoutVLAE(VLAE):
+    """A VLAE whose ladder has the classic layout, as in model files written before."""
+
+    def _build_network(self, layout):
+        network = super()._build_network(layout)
+        return type(network)(**{**network.config, "channels_last": False})
+
+
+@pytest.mark.slow
+def test_compiled_bf16_training_of_a_classic_layout_ladder_stays_finite_on_the_cpu():
+    X = np.random.default_rng(0).integers(0, 256, size=(96, 1, 64, 64), dtype=np.uint8)
+    model = _ClassicLayoutVLAE(levels=3, latent_dim=2, n_epochs=2, batch_size=32,
+                               conv_channels=32, dense_units=32, device="cpu",
+                               precision="bf16", compile=True, random_state=0).fit(X)
+    assert model.network_.channels_last is False
+    assert "forward-classic-bf16-cpu" in model._compiled
+    assert all(torch.isfinite(p).all() for p in model.network_.parameters())
