@@ -22,7 +22,6 @@ class FlatStateCopy:
     """
 
     def __init__(self):
-        self.value = None
         self._signature = None
         self._views = None
 
@@ -51,8 +50,7 @@ class FlatStateCopy:
             for view, tensor in zip(self._views, tensors):
                 view.copy_(tensor)
         replacements = iter(self._views)
-        self.value = _replace_tensors(source, lambda tensor: next(replacements))
-        return self.value
+        return _replace_tensors(source, lambda tensor: next(replacements))
 
 
 def _tensors(structure):
@@ -90,15 +88,16 @@ def _flat_views(signature):
     weight needs channels-last moments). A tensor whose elements do not fill one dense
     block gets a buffer of its own.
     """
+    dense = [_is_dense(shape, stride) for shape, stride, _, _ in signature]
     sizes = {}
-    for shape, stride, dtype, device in signature:
-        if _is_dense(shape, stride):
+    for (shape, _, dtype, device), fits in zip(signature, dense):
+        if fits:
             sizes[dtype, device] = sizes.get((dtype, device), 0) + shape.numel()
     buffers = {key: torch.empty(size, dtype=key[0], device=key[1]) for key, size in sizes.items()}
     offsets = dict.fromkeys(buffers, 0)
     views = []
-    for shape, stride, dtype, device in signature:
-        if not _is_dense(shape, stride):
+    for (shape, stride, dtype, device), fits in zip(signature, dense):
+        if not fits:
             views.append(torch.empty_strided(shape, stride, dtype=dtype, device=device))
             continue
         start = offsets[dtype, device]
@@ -108,17 +107,14 @@ def _flat_views(signature):
 
 
 def _is_dense(shape, stride):
-    """Whether a tensor's elements fill ``numel`` consecutive places of its memory."""
-    extent = 1 + sum((size - 1) * step for size, step in zip(shape, stride) if size > 1)
-    return shape.numel() == 0 or (min(stride, default=1) >= 0 and extent == shape.numel()
-                                  and _no_overlap(shape, stride))
+    """Whether a tensor's elements fill ``numel`` consecutive places of memory, each once.
 
-
-def _no_overlap(shape, stride):
-    placed = sorted((step, size) for size, step in zip(shape, stride) if size > 1)
+    Sorted by stride, each dimension must step over exactly the block of the ones
+    before it (dimensions of size 1 or 0 take no place).
+    """
     span = 1
-    for step, size in placed:
-        if step < span:
+    for step, size in sorted((step, size) for size, step in zip(shape, stride) if size > 1):
+        if step != span:
             return False
-        span = step * size
+        span *= size
     return True

@@ -523,19 +523,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         )
 
     def _network_call(self):
-        """The network's training pass, compiled once when ``compile=True``.
-
-        A ladder of the classic layout (``channels_last=False``, from a model file
-        written before the channels-last ladder) is compiled for bf16 on a CPU with
-        256-bit vectors: torch 2.13's AVX-512 code for its backward pass gives NaN
-        gradients.
-        """
-        if not self.compile:
-            return self.network_
-        if (self.precision == "bf16" and getattr(self.network_, "channels_last", True) is False
-                and next(self.network_.parameters()).device.type == "cpu"):
-            return self._compiled_function("forward-classic-bf16-cpu", self.network_,
-                                           options={"cpp.simdlen": 256})
+        """The network's training pass, compiled once when ``compile=True``."""
         return self._compiled_function("forward", self.network_)
 
     def _compiled_function(self, name, function, options=None):

@@ -134,6 +134,20 @@ class LadderModel(BaseDisentangler):
             channels_last=True,
         )
 
+    def _network_call(self):
+        """The training pass; see :meth:`BaseDisentangler._network_call`.
+
+        A ladder of the classic layout (``channels_last=False``, from a model file
+        written before the channels-last ladder) is compiled for bf16 on a CPU with
+        256-bit vectors: torch 2.13's AVX-512 code for its backward pass gives NaN
+        gradients.
+        """
+        if (self.compile and self.precision == "bf16" and not self.network_.channels_last
+                and next(self.network_.parameters()).device.type == "cpu"):
+            return self._compiled_function("forward-classic-bf16-cpu", self.network_,
+                                           options={"cpp.simdlen": 256})
+        return super()._network_call()
+
     def _build_optimizers(self, network):
         return {"adam": fused_adam(network.parameters(), lr=self.learning_rate)}
 
