@@ -105,6 +105,51 @@ class BatchSource:
             yield self.batch(np.arange(start, min(start + batch_size, len(self))), device)
 
 
+def stack_rows(blocks, n_rows, dtype=np.float32):
+    """Stack consecutive blocks of rows into arrays allocated once, written in place.
+
+    What ``transform`` and the other batched inference methods return is built this
+    way rather than by concatenating a list of per-batch results at the end: that
+    list holds one small allocation per batch for the whole pass while the large
+    batches come and go, which fragments the C heap so that each batch leaves its
+    buffer behind (the eager fp32 ``transform`` of the full dSprites grid peaked at
+    13.4 GiB; written in place, see ``benchmarks/README.md``). It also saves the
+    final copy.
+
+    Parameters
+    ----------
+    blocks : iterable of torch.Tensor or of tuples of torch.Tensor
+        Consecutive blocks of rows (one per batch, on any device, of any float
+        type); a tuple per block fills as many arrays.
+    n_rows : int
+        Rows of all blocks together.
+    dtype : numpy dtype, default=np.float32
+        Type of the arrays.
+
+    Returns
+    -------
+    arrays : ndarray or tuple of ndarray
+        One array of shape ``(n_rows, *block.shape[1:])`` per tensor of a block; a
+        single array when the blocks are tensors.
+    """
+    arrays, start, stop, single = None, 0, 0, False
+    for block in blocks:
+        single = not isinstance(block, tuple)
+        parts = (block,) if single else block
+        if arrays is None:
+            arrays = tuple(np.empty((n_rows, *part.shape[1:]), dtype=dtype) for part in parts)
+        stop = start + len(parts[0])
+        if stop > n_rows:
+            break
+        for array, part in zip(arrays, parts):
+            array[start:stop] = part.float().cpu().numpy()
+        start = stop
+    if arrays is None or stop != n_rows:
+        got = "more" if stop > n_rows else stop
+        raise RuntimeError(f"Expected blocks of {n_rows} rows in all, got {got}.")
+    return arrays[0] if single else arrays
+
+
 def training_batches(order, batch_size):
     """Split a permutation into batches of ``batch_size``.
 
@@ -670,8 +715,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         """
         source, device = self._fitted_source(X)
         with torch.no_grad(), self._autocast(device):
-            codes = [self._encode(x).float().cpu() for x in source.batches(device)]
-        return torch.cat(codes).numpy()
+            return stack_rows((self._encode(x) for x in source.batches(device)), len(source))
 
     def inverse_transform(self, X):
         """Decode codes back to data in the layout ``fit`` was given.
@@ -768,11 +812,11 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         device = self._resolve_device(fallback=True)
         self.network_.to(device)
         self.network_.eval()
-        outputs = []
         with torch.no_grad(), self._autocast(device):
-            for chunk in torch.split(codes, _INFERENCE_BATCH):
-                outputs.append(self._decode(chunk.to(device)).float().cpu())
-        decoded = np.ascontiguousarray(torch.cat(outputs).numpy())
+            decoded = stack_rows(
+                (self._decode(chunk.to(device)) for chunk in torch.split(codes, _INFERENCE_BATCH)),
+                len(codes),
+            )
         return decoded.reshape(len(decoded), *self.layout_.sample_shape)
 
     def __sklearn_tags__(self):

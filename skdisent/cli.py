@@ -36,7 +36,7 @@ _DEMO_MODELS = ("betavae", "vlae", "provlae")
 _GENERATED = ("dsprites", "shapes3d")
 _FILES = ("dsprites-file", "shapes3d-file")
 
-#: ``skdisent demo`` with no options: about 4 minutes on 2 CPU cores (230 s in the README).
+#: ``skdisent demo`` with no options: about 4 minutes on 2 CPU cores (268 s in the README).
 DEMO_DEFAULTS = {
     "dataset": "dsprites",
     "image_size": 32,
@@ -485,7 +485,7 @@ def _posteriors(model, X, batch_size=1024):
     if not hasattr(model, "level_slices"):
         raise CommandError(f"the sampling estimator needs a ladder model, not {type(model).__name__}")
     source, device = model._fitted_source(X)
-    return model._posterior_parameters(source.batches(device, batch_size), device)
+    return model._posterior_parameters(source.batches(device, batch_size), device, len(source))
 
 
 def evaluate_model(model, X, factors, *, estimator="histogram", sampling_factors=None,

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import BaseDisentangler, fused_adam, to_device
+from ..base import BaseDisentangler, fused_adam, stack_rows, to_device
 from ..nn.distributions import kl_to_standard_normal, reparameterize
 from ..nn.ladder import LadderNetwork
 
@@ -170,7 +170,7 @@ class LadderModel(BaseDisentangler):
         mus, _ = self._compiled_function("encode", self.network_.encode)(x, gates)
         return torch.cat(mus, dim=1)
 
-    def _posterior_parameters(self, batches, device):
+    def _posterior_parameters(self, batches, device, n_samples):
         """Posterior means and log-variances of ``batches``, for the sampling estimator.
 
         Parameters
@@ -180,6 +180,8 @@ class LadderModel(BaseDisentangler):
             network's mode (evaluation, as after ``_fitted_source``).
         device : torch.device
             Where the network is.
+        n_samples : int
+            Rows of all batches together.
 
         Returns
         -------
@@ -187,13 +189,13 @@ class LadderModel(BaseDisentangler):
             Levels concatenated from the shallowest to the deepest.
         """
         gates = to_device(self._gates(training=False), device)
-        means, logvars = [], []
+
+        def parameters(x):
+            mus, logvars = self.network_.encode(x, gates)
+            return torch.cat(mus, dim=1), torch.cat(logvars, dim=1)
+
         with torch.no_grad(), self._autocast(device):
-            for x in batches:
-                mus, lvs = self.network_.encode(x, gates)
-                means.append(torch.cat(mus, dim=1).float().cpu())
-                logvars.append(torch.cat(lvs, dim=1).float().cpu())
-        return torch.cat(means).double().numpy(), torch.cat(logvars).double().numpy()
+            return stack_rows((parameters(x) for x in batches), n_samples, dtype=np.float64)
 
     def _split_codes(self, codes):
         return list(torch.split(codes, list(self.latent_dims_), dim=1))

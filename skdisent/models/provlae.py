@@ -271,7 +271,7 @@ class ProVLAE(LadderModel):
         batches = (source.batch(rows[start:start + self.batch_size], device)
                    for start in range(0, len(rows), self.batch_size))
         self.network_.eval()
-        means, logvars = self._posterior_parameters(batches, device)
+        means, logvars = self._posterior_parameters(batches, device, len(rows))
         self.network_.train()
         columns = [*self.level_slices(), slice(0, self.n_components_)]  # each level, then all
         information = information_per_level(
