@@ -41,7 +41,7 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         public methods; weights, optimiser state, losses, likelihoods and KL terms
         stay float32. Where the hardware computes in bf16 (CPUs with AVX512-BF16 or
         AMX, NVIDIA GPUs from Ampere on) it trains 1.4-1.6x faster than fp32 and
-        encodes 1.6x faster on the CPU of ``benchmarks/README.md``, whose
+        encodes 1.5-1.6x faster on the CPU of ``benchmarks/README.md``, whose
         ``bf16_vs_fp32.py`` compares the fits. On
         hardware without bf16 arithmetic it is slower: keep fp32.
     compile : bool, default=False
@@ -50,8 +50,8 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         one compilation serves every batch size. The first training step and the
         first ``transform`` pay for the compilation (about 90 s on a 2-core CPU, 20 s
         when PyTorch's inductor cache already holds it); then, on that CPU, fp32
-        training runs 1.1-1.4x and ``transform`` 1.6x (fp32) to 1.75x (bf16) faster
-        than eager fp32, and compiled bf16 trains at 1.9-2.1x the speed of a plain
+        training runs 1.3-1.4x and ``transform`` 1.8x (fp32) to 2.5x (bf16) faster
+        than eager fp32, and compiled bf16 trains at 2.1-2.2x the speed of a plain
         eager fp32 loop. A compiled model pickles as any other (the compiled code
         is not saved; it is compiled again when used). The fastest safe choice on a
         CPU with bf16 arithmetic is ``precision="bf16", compile=True``; for short
