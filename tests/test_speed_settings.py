@@ -181,10 +181,18 @@ def test_compiled_model_fits_transforms_and_pickles(precision, images):
                     compile=True, precision=precision, **TINY)
     pickle.loads(pickle.dumps(model))  # before fit
     model.fit(images)
-    eager = clone(model).set_params(compile=False).fit(images)
     Z = model.transform(images)
-    np.testing.assert_allclose(Z, eager.transform(images), atol=0.05 if precision == "bf16"
-                               else 1e-4)
+    # The compiled encoder computes what the eager one computes from the same weights.
+    same_weights = pickle.loads(pickle.dumps(model)).set_params(compile=False)
+    bf16 = precision == "bf16"
+    np.testing.assert_allclose(Z, same_weights.transform(images), atol=0.05 if bf16 else 1e-5)
+    # A compiled fit follows the eager one. Not to the last bit: the kernels sum in another
+    # order, and Adam turns rounding-level gradients (the shallow level, faded in from a
+    # gate near 0) into steps of the learning rate, so codes drift by about 1e-3.
+    eager = clone(model).set_params(compile=False).fit(images)
+    np.testing.assert_allclose([r["loss"] for r in model.history_],
+                               [r["loss"] for r in eager.history_], rtol=0.02 if bf16 else 1e-4)
+    np.testing.assert_allclose(Z, eager.transform(images), atol=0.05 if bf16 else 0.01)
     loaded = pickle.loads(pickle.dumps(model))
     assert loaded.compile and getattr(loaded, "_compiled", None) is None
     np.testing.assert_array_equal(loaded.transform(images), Z)
