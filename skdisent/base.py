@@ -132,22 +132,20 @@ def stack_rows(blocks, n_rows, dtype=np.float32):
         One array of shape ``(n_rows, *block.shape[1:])`` per tensor of a block; a
         single array when the blocks are tensors.
     """
-    arrays, start, stop, single = None, 0, 0, False
+    arrays, start = None, 0
     for block in blocks:
-        single = not isinstance(block, tuple)
-        parts = (block,) if single else block
+        parts = block if isinstance(block, tuple) else (block,)
         if arrays is None:
             arrays = tuple(np.empty((n_rows, *part.shape[1:]), dtype=dtype) for part in parts)
         stop = start + len(parts[0])
         if stop > n_rows:
-            break
+            raise RuntimeError(f"Expected blocks of {n_rows} rows in all, got more.")
         for array, part in zip(arrays, parts):
             array[start:stop] = part.float().cpu().numpy()
         start = stop
-    if arrays is None or stop != n_rows:
-        got = "more" if stop > n_rows else stop
-        raise RuntimeError(f"Expected blocks of {n_rows} rows in all, got {got}.")
-    return arrays[0] if single else arrays
+    if arrays is None or start != n_rows:
+        raise RuntimeError(f"Expected blocks of {n_rows} rows in all, got {start}.")
+    return arrays if isinstance(block, tuple) else arrays[0]
 
 
 def training_batches(order, batch_size):

@@ -92,6 +92,8 @@ class _TransposedConvolution(nn.ConvTranspose2d):
     def forward(self, x):
         y = F.conv_transpose2d(x, self.weight, None, self.stride, self.padding,
                                self.output_padding, self.groups, self.dilation)
+        if self.bias is None:
+            return y
         # Under autocast ``y`` is bf16 while the bias stays float32: keep ``y``'s type.
         return y + self.bias.to(y.dtype).view(1, -1, 1, 1)
 
