@@ -24,7 +24,7 @@ import torch
 
 from skdisent import VLAE, BetaVAE, ProVLAE
 from skdisent.base import InputLayout
-from skdisent.models._ladder import CPU_COMPILE_OPTIONS
+from skdisent.models._ladder import training_compile_options
 
 __all__ = [
     "IMAGE_SHAPE",
@@ -162,10 +162,9 @@ class PlainLoop:
         ``"bf16"`` runs forward and loss under bfloat16 autocast.
     compile : bool or "dynamic", default=False
         Train through ``torch.compile(network)``; ``"dynamic"`` compiles the batch
-        dimension as dynamic, as the estimators do. A channels-last network on the
-        CPU is compiled with the estimators' inductor options
-        (:data:`skdisent.models._ladder.CPU_COMPILE_OPTIONS`), so that the ratio of
-        an estimator to this loop in the same setting measures the loop alone.
+        dimension as dynamic, as the estimators do, and with the estimators' inductor
+        options (:func:`skdisent.models._ladder.training_compile_options`), so that the
+        ratio of an estimator to this loop in the same setting measures the loop alone.
     channels_last : bool, default=True
         Train the network as the estimators build it: channels-last memory format,
         feature maps flattened in ``(H, W, C)`` order. ``False``: the classic layout
@@ -193,11 +192,10 @@ class PlainLoop:
             self.network.parameters(), lr=model.learning_rate, fused=fused_adam or None
         )
         if compile:
-            options = None
-            if channels_last and self.device.type == "cpu":
-                options = dict(CPU_COMPILE_OPTIONS)
-            self.forward = torch.compile(self.network, dynamic=compile == "dynamic" or None,
-                                         options=options)
+            self.forward = torch.compile(
+                self.network, dynamic=compile == "dynamic" or None,
+                options=training_compile_options(self.network, precision),
+            )
         else:
             self.forward = self.network
         self.batch_size = batch_size

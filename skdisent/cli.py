@@ -36,7 +36,7 @@ _DEMO_MODELS = ("betavae", "vlae", "provlae")
 _GENERATED = ("dsprites", "shapes3d")
 _FILES = ("dsprites-file", "shapes3d-file")
 
-#: ``skdisent demo`` with no options: about 4 minutes on 2 CPU cores (268 s in the README).
+#: ``skdisent demo`` with no options: about 4 minutes on 2 CPU cores (255 s in the README).
 DEMO_DEFAULTS = {
     "dataset": "dsprites",
     "image_size": 32,

@@ -16,10 +16,40 @@ from ..base import BaseDisentangler, fused_adam, stack_rows, to_device
 from ..nn.distributions import kl_to_standard_normal, reparameterize
 from ..nn.ladder import LadderNetwork
 
-__all__ = ["LadderModel", "COMMON_PARAMETERS", "CPU_COMPILE_OPTIONS"]
+__all__ = ["LadderModel", "COMMON_PARAMETERS", "training_compile_options"]
 
-#: Inductor options of the compiled training pass of a channels-last ladder on the CPU.
-CPU_COMPILE_OPTIONS = {"force_layout_optimization": True}
+
+def training_compile_options(network, precision):
+    """Inductor options for compiling the training pass of a ladder network.
+
+    On the CPU the channels-last ladder is compiled with inductor's layout
+    optimisation forced on: inductor leaves it off in a graph without forward
+    convolutions, the backward graph, where it then copies the feature maps of the
+    one-channel convolutions (first and last) into another layout before each of
+    their gradients. A ladder of the classic layout (``channels_last=False``, from a
+    model file written before the channels-last ladder) is compiled for bf16 on the
+    CPU with 256-bit vectors: torch 2.13's AVX-512 code for its backward pass gives
+    NaN gradients.
+
+    Parameters
+    ----------
+    network : LadderNetwork
+        The network, on the device it trains on.
+    precision : {"fp32", "bf16"}
+        The estimator's precision.
+
+    Returns
+    -------
+    options : dict or None
+        A new dict of options, or None for inductor's defaults.
+    """
+    if next(network.parameters()).device.type != "cpu":
+        return None
+    if network.channels_last:
+        return {"force_layout_optimization": True}
+    if precision == "bf16":
+        return {"cpp.simdlen": 256}
+    return None
 
 COMMON_PARAMETERS = """\
 likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
@@ -140,24 +170,16 @@ class LadderModel(BaseDisentangler):
     def _network_call(self):
         """The training pass; see :meth:`BaseDisentangler._network_call`.
 
-        On the CPU the channels-last ladder is compiled with inductor's layout
-        optimisation forced on: inductor leaves it off in a graph without forward
-        convolutions, the backward graph, where it then copies the feature maps of the
-        one-channel convolutions (first and last) into another layout before each of
-        their gradients. A ladder of the classic layout (``channels_last=False``, from
-        a model file written before the channels-last ladder) is compiled for bf16 on a
-        CPU with 256-bit vectors: torch 2.13's AVX-512 code for its backward pass gives
-        NaN gradients.
+        Compiled with :func:`training_compile_options` where those are not inductor's
+        defaults.
         """
-        if not self.compile or next(self.network_.parameters()).device.type != "cpu":
+        options = None
+        if self.compile:
+            options = training_compile_options(self.network_, self.precision)
+        if options is None:
             return super()._network_call()
-        if self.network_.channels_last:
-            return self._compiled_function("forward-cpu", self.network_,
-                                           options=dict(CPU_COMPILE_OPTIONS))
-        if self.precision == "bf16":
-            return self._compiled_function("forward-classic-bf16-cpu", self.network_,
-                                           options={"cpp.simdlen": 256})
-        return super()._network_call()
+        name = "forward-cpu" if self.network_.channels_last else "forward-classic-bf16-cpu"
+        return self._compiled_function(name, self.network_, options=options)
 
     def _build_optimizers(self, network):
         return {"adam": fused_adam(network.parameters(), lr=self.learning_rate)}
