@@ -81,9 +81,9 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         Compile the network with ``torch.compile`` (its training pass, and the
         encoder that ``transform`` uses), with a dynamic batch dimension so that
         one compilation serves every batch size. The first training step and the
-        first ``transform`` pay for the compilation (about 90 s on a 2-core CPU, 20 s
+        first ``transform`` pay for the compilation (70-95 s on a 2-core CPU, 20 s
         when PyTorch's inductor cache already holds it); then, on that CPU, compiled
-        fp32 trains at 1.4-1.5x and compiled bf16 at 2.0-2.6x the speed of a plain
+        fp32 trains at 1.4-1.5x and compiled bf16 at 2.0-2.8x the speed of a plain
         eager fp32 loop, and ``transform`` runs 1.8x (fp32) to 2.5x (bf16) faster
         than eager fp32. A compiled model pickles as any other (the compiled code
         is not saved; it is compiled again when used). The fastest safe choice on a
