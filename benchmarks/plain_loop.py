@@ -313,7 +313,7 @@ def measure_matmul(precision, n=2048, rounds=20, device=None):
     """GFLOP/s of ``torch.mm`` on ``n x n`` matrices: the median of ``rounds``.
 
     The median, not the best: on a shared machine a rare product runs at two or three
-    times the usual rate (bf16 on this project's 2-core machine: medians of 700-875
+    times the usual rate (bf16 on this project's 2-core machine: medians of 633-875
     GFLOP/s for products of side 2048, single ones up to 2,350), a rate no training step
     of seconds can sustain; training figures are medians too.
 
