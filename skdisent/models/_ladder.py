@@ -73,19 +73,20 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         ``"bf16"`` runs the network under bfloat16 autocast in ``fit`` and in the
         public methods; weights, optimiser state, losses, likelihoods and KL terms
         stay float32. Where the hardware computes in bf16 (CPUs with AVX512-BF16 or
-        AMX, NVIDIA GPUs from Ampere on) it trains 1.4-1.6x faster than fp32 and
-        encodes 1.5-1.6x faster on the CPU of ``benchmarks/README.md``, whose
-        ``bf16_vs_fp32.py`` compares the fits. On
-        hardware without bf16 arithmetic it is slower: keep fp32.
+        AMX, NVIDIA GPUs from Ampere on) it trains 1.3-1.6x faster than fp32 and
+        encodes 1.5-2.3x faster on the two 2-core CPUs of ``benchmarks/README.md``
+        (an Intel Xeon with AMX, an AMD EPYC Zen 5), whose ``bf16_vs_fp32.py``
+        compares the fits. On hardware without bf16 arithmetic it is slower: keep
+        fp32.
     compile : bool, default=False
         Compile the network with ``torch.compile`` (its training pass, and the
         encoder that ``transform`` uses), with a dynamic batch dimension so that
         one compilation serves every batch size. The first training step and the
-        first ``transform`` pay for the compilation (70-95 s on a 2-core CPU, 20 s
-        when PyTorch's inductor cache already holds it); then, on that CPU, compiled
-        fp32 trains at 1.4-1.5x and compiled bf16 at 2.0-2.8x the speed of a plain
-        eager fp32 loop, and ``transform`` runs 1.8x (fp32) to 2.5x (bf16) faster
-        than eager fp32. A compiled model pickles as any other (the compiled code
+        first ``transform`` pay for the compilation (50-95 s on those 2-core CPUs,
+        17-22 s when PyTorch's inductor cache already holds it); then, on those
+        CPUs, compiled fp32 trains at 1.3-1.5x and compiled bf16 at 1.8-2.8x the
+        speed of a plain eager fp32 loop (2.3-2.8x at batch 128), and ``transform``
+        runs 1.3-1.8x (fp32) and 2.5-2.7x (bf16) faster than eager fp32. A compiled model pickles as any other (the compiled code
         is not saved; it is compiled again when used). The fastest safe choice on a
         CPU with bf16 arithmetic is ``precision="bf16", compile=True``; for short
         fits, tests and notebooks the defaults, which start at once.
