@@ -32,11 +32,35 @@ def videos():
     return make_moving_sprites(n_samples=12, size=16, random_state=0).videos
 
 
+# scikit-learn's sample-order check compares float32 codes at rtol=1e-7, that is bit for bit.
+# Float32 BLAS does not promise that: on an AMD EPYC (Zen 5) the upper level's first layer
+# (20 rows, 6 inputs, 8 outputs) gives a row a result 1 ulp apart depending on its position
+# in the batch, for torch's own matrix product too. Order invariance up to float32 rounding
+# is checked below instead (test_transform_does_not_depend_on_sample_order).
+SAMPLE_ORDER_ROUNDING = {
+    "check_methods_sample_order_invariance":
+        "float32 BLAS may round a row differently at another position in the batch",
+}
+
+
 # The check suite feeds real-valued flat rows: with a Gaussian likelihood, LDF cuts them
 # into contiguous blocks of features (see patch_grid), so every check applies.
-@parametrize_with_checks([LDFModel(**{**TINY_LDF, "n_epochs": 1}, likelihood="gaussian")])
+@parametrize_with_checks([LDFModel(**{**TINY_LDF, "n_epochs": 1}, likelihood="gaussian")],
+                         expected_failed_checks=lambda estimator: SAMPLE_ORDER_ROUNDING)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("representation", ["global", "local"])
+def test_transform_does_not_depend_on_sample_order(representation):
+    # The check's own data: 20 rows of 3 real features, cut into 3 pieces.
+    X = 3 * np.random.default_rng(0).uniform(size=(20, 3))
+    model = LDFModel(**{**TINY_LDF, "n_epochs": 1}, likelihood="gaussian",
+                     representation=representation).fit(X)
+    order = np.random.default_rng(1).permutation(len(X))
+    codes = model.transform(X)
+    np.testing.assert_allclose(model.transform(X[order]), codes[order], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(codes[order], codes, rtol=1e-3)  # the order does matter
 
 
 def _fitted(X, pieces=None, **params):
