@@ -86,8 +86,9 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         17-22 s when PyTorch's inductor cache already holds it); then, on those
         CPUs, compiled fp32 trains at 1.3-1.5x and compiled bf16 at 1.8-2.8x the
         speed of a plain eager fp32 loop (2.3-2.8x at batch 128), and ``transform``
-        runs 1.3-1.8x (fp32) and 2.5-2.7x (bf16) faster than eager fp32. A compiled model pickles as any other (the compiled code
-        is not saved; it is compiled again when used). The fastest safe choice on a
+        runs 1.3-1.8x (fp32) and 2.5-2.7x (bf16) faster than eager fp32. A
+        compiled model pickles as any other (the compiled code is not saved; it is
+        compiled again when used). The fastest safe choice on a
         CPU with bf16 arithmetic is ``precision="bf16", compile=True``; for short
         fits, tests and notebooks the defaults, which start at once.
     warm_start : bool, default=False
