@@ -81,13 +81,9 @@ def test_fit_speed(benchmark, bench_size, report, matmul_ceiling, timer, model_n
     model = make_model(model_name, batch_size, setting, warm_start=True)
     images_per_round, steps_per_round = len(X), steps
 
-    # The plain loops: in the estimator's own setting (the same channels-last network,
-    # fused Adam as the estimator uses, compiled with a dynamic batch dimension as the
-    # estimator compiles), and eager fp32 as people write it (PyTorch's default Adam,
-    # the classic contiguous (C, H, W) layout).
-    same = PlainLoop(model, batch_size, precision=model.precision,
-                     compile="dynamic" if model.compile else False, fused_adam=True,
-                     timer=timer)
+    # The plain loops: in the estimator's own setting, and eager fp32 as people write it
+    # (PyTorch's default Adam, the classic contiguous (C, H, W) layout).
+    same = PlainLoop.in_setting_of(model, batch_size, timer=timer)
     baseline = PlainLoop(model, batch_size, channels_last=False, timer=timer)
     started = time.perf_counter()
     same.run(X_torch, 2)

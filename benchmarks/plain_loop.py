@@ -205,6 +205,31 @@ class PlainLoop:
         self.generator = torch.Generator(self.device).manual_seed(seed)
         self.index_generator = torch.Generator().manual_seed(seed)
 
+    @classmethod
+    def in_setting_of(cls, model, batch_size, **options):
+        """The loop in the estimator's own setting: the loop overhead of ``model`` alone.
+
+        The same channels-last network, the fused Adam the estimator uses, the
+        estimator's precision, and, when it compiles, compiled with a dynamic batch
+        dimension as the estimator compiles.
+
+        Parameters
+        ----------
+        model : estimator
+            Supplies the network and its ``precision`` and ``compile`` parameters.
+        batch_size : int
+            Samples per step.
+        **options
+            Further arguments of :class:`PlainLoop` (``seed``, ``timer``, ``device``).
+
+        Returns
+        -------
+        loop : PlainLoop
+        """
+        return cls(model, batch_size, precision=model.precision,
+                   compile="dynamic" if model.compile else False, fused_adam=True,
+                   **options)
+
     def step(self, x):
         """One optimisation step on the float batch ``x``; returns the loss tensor."""
         # The noise is drawn outside the network, which keeps the generator out of a

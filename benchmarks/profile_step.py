@@ -53,10 +53,8 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    setting = SETTINGS[args.setting]
-    loop = PlainLoop(make_model(args.model, args.batch_size), args.batch_size,
-                     precision=setting["precision"],
-                     compile="dynamic" if setting["compile"] else False, fused_adam=True)
+    model = make_model(args.model, args.batch_size, args.setting)
+    loop = PlainLoop.in_setting_of(model, args.batch_size)
     X = torch.from_numpy(random_images(4096))
     loop.run(X, 3)  # compiles, and warms the allocator
     for round_ in range(3):

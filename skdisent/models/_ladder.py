@@ -6,6 +6,7 @@ A subclass says how many latent dimensions each level has and, for ProVLAE, how 
 gates and KL weights change during training.
 """
 
+from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -132,7 +133,7 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         Print one line per epoch when positive."""
 
 
-class LadderModel(BaseDisentangler):
+class LadderModel(BaseDisentangler, metaclass=ABCMeta):
     """Shared regime of the ladder models; not meant to be used directly."""
 
     _network_class = LadderNetwork
@@ -145,10 +146,9 @@ class LadderModel(BaseDisentangler):
         "dense_units": [Interval(Integral, 1, None, closed="left")],
     }
 
-    # What a subclass defines.
+    @abstractmethod
     def _latent_dims(self):
         """Latent dimensions per level, shallowest first: BetaVAE, VLAE, ProVLAE define it."""
-        raise NotImplementedError  # pragma: no cover
 
     def _gates(self, training):
         """Per-level gates for the current position in training, shape (depth,)."""

@@ -45,7 +45,10 @@ SAMPLE_ORDER_ROUNDING = {
 
 # The check suite feeds real-valued flat rows: with a Gaussian likelihood, LDF cuts them
 # into contiguous blocks of features (see patch_grid), so every check applies.
-@parametrize_with_checks([LDFModel(**{**TINY_LDF, "n_epochs": 1}, likelihood="gaussian")],
+CHECKED = {**TINY_LDF, "n_epochs": 1, "likelihood": "gaussian"}
+
+
+@parametrize_with_checks([LDFModel(**CHECKED)],
                          expected_failed_checks=lambda estimator: SAMPLE_ORDER_ROUNDING)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
@@ -55,8 +58,7 @@ def test_sklearn_compatible_estimator(estimator, check):
 def test_transform_does_not_depend_on_sample_order(representation):
     # The check's own data: 20 rows of 3 real features, cut into 3 pieces.
     X = 3 * np.random.default_rng(0).uniform(size=(20, 3))
-    model = LDFModel(**{**TINY_LDF, "n_epochs": 1}, likelihood="gaussian",
-                     representation=representation).fit(X)
+    model = LDFModel(**CHECKED, representation=representation).fit(X)
     order = np.random.default_rng(1).permutation(len(X))
     codes = model.transform(X)
     np.testing.assert_allclose(model.transform(X[order]), codes[order], rtol=1e-5, atol=1e-6)
