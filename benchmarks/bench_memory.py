@@ -29,7 +29,7 @@ model = make_model("ProVLAE", 128, "{setting}", epochs_per_step=1)
 """
 
 FIT = PRELUDE + """
-import skdisent.base as base
+import skdisent._data as base
 batch, calls = base.BatchSource.batch, {{"n": 0}}
 
 def stopping_batch(self, indices, device):

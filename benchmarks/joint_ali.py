@@ -17,7 +17,7 @@ what LDF is about: here a single piece, the whole object, and no upper level.
 import torch
 
 from skdisent import LDFModel
-from skdisent.base import InputLayout
+from skdisent._data import InputLayout
 
 __all__ = ["JointALI"]
 
@@ -50,6 +50,12 @@ reconstruction_weight, shortcut_weight, likelihood, device, warm_start, random_s
     pretrain_lower = 0
     image_shape = None
     precision = "fp32"
+    # and what surrounds its training: no checkpoints, NaN stops the fit
+    checkpoint_dir = None
+    checkpoint_every = 1
+    on_nan = "raise"
+    nan_lr_factor = 0.5
+    max_nan_retries = 0
 
     def __init__(self, latent_dim=64, *, n_epochs=50, batch_size=64, learning_rate=5e-4,
                  conv_channels=32, dense_units=256, gradient_penalty=1.0,

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from skdisent import VLAE, BetaVAE, ProVLAE
-from skdisent.base import InputLayout
+from skdisent._data import InputLayout
+from skdisent.engine.device import resolve_device
 from skdisent.models._ladder import training_compile_options
 
 __all__ = [
@@ -185,7 +186,7 @@ class PlainLoop:
                  channels_last=True, fused_adam=False, seed=0, timer=time.perf_counter,
                  device=None):
         self.timer = timer
-        self.device = torch.device(device or model._resolve_device())
+        self.device = torch.device(device or resolve_device(model.device))
         torch.manual_seed(seed)
         self.network = _network(model, channels_last=channels_last).to(self.device)
         self.optimizer = torch.optim.Adam(

@@ -11,7 +11,8 @@ pytest.importorskip("matplotlib")
 from matplotlib.image import imread  # noqa: E402
 
 from skdisent import ProVLAE, load  # noqa: E402
-from skdisent.cli import evaluate_model, format_table, main, reconstruction_error  # noqa: E402
+from skdisent.cli import format_table, main  # noqa: E402
+from skdisent.evaluation import evaluate_model, reconstruction_error  # noqa: E402
 from skdisent.datasets import make_dsprites  # noqa: E402
 
 TINY_FIT = ["-p", "levels=2", "-p", "latent_dim=2", "-p", "epochs_per_step=1", "-p", "batch_size=32",

@@ -12,7 +12,7 @@ import safetensors.torch
 import torch
 from sklearn.base import clone
 
-import skdisent.io
+import skdisent._model_file
 from skdisent import VLAE, ModelFileError, load, save
 
 from .models.conftest import TINY, tiny_models
@@ -39,14 +39,16 @@ def read_header(path):
 
 
 def rewrite(path, header=None, tensors=None):
-    """Rewrite a model file with its header or tensors changed (checksum kept valid)."""
+    """Rewrite a model file with its header or tensors changed, its checksum recomputed
+    (as anyone can)."""
     content = safetensors.torch.load(path.read_bytes())
     meta = read_header(path)
+    meta.pop("sha256")
     if header is not None:
         header(meta)
     if tensors is not None:
         tensors(content)
-        meta["tensors_sha256"] = skdisent.io._digest(content)
+    meta["sha256"] = skdisent._model_file._digest(meta, content)
     path.write_bytes(safetensors.torch.save(content, metadata={"skdisent": json.dumps(meta)}))
 
 
@@ -89,8 +91,8 @@ def test_loading_runs_no_pickle(saved, monkeypatch):
 
 def test_the_file_is_plain_safetensors_with_a_json_header(saved, fitted):
     header = read_header(saved)
-    assert header["format"] == "skdisent-model" and header["format_version"] == 1
-    assert (header["module"], header["class"]) == ("skdisent.models.vlae", "VLAE")
+    assert header["format"] == "skdisent-model" and header["format_version"] == 2
+    assert header["class"] == "VLAE"
     assert header["params"]["latent_dim"] == 2 and header["fitted"]["n_iter_"] == 2
     assert [r["epoch"] for r in header["history"]] == [1, 2]
     weights = {k[len("network/weights/"):]: v for k, v in
@@ -131,8 +133,8 @@ def test_save_refuses_what_it_cannot_store(fitted, tmp_path):
     with pytest.raises(TypeError, match="skdisent estimators; got list"):
         save([], tmp_path / "x")
     model = clone(MODELS[1])
-    model.extra_ = object()
-    with pytest.raises(TypeError, match="fitted.extra_ of type object"):
+    model.n_iter_ = object()
+    with pytest.raises(TypeError, match="fitted.n_iter_ of type object"):
         save(model, tmp_path / "x")
     assert not list(tmp_path.iterdir())
 
@@ -145,7 +147,7 @@ def test_save_is_atomic(fitted, tmp_path, monkeypatch):
         file.write(data[: len(data) // 3])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(skdisent.io, "_write_all", crash)
+    monkeypatch.setattr(skdisent._model_file, "_write_all", crash)
     with pytest.raises(KeyboardInterrupt):
         save(fitted["ProVLAE"], path)
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [path.name]
@@ -167,7 +169,7 @@ def test_corrupt_bytes_are_caught_by_the_checksum(saved):
     data = bytearray(saved.read_bytes())
     data[-100] ^= 0xFF
     saved.write_bytes(bytes(data))
-    with pytest.raises(ModelFileError, match="do not match their checksum: the file is corrupt"):
+    with pytest.raises(ModelFileError, match="does not match its checksum: the file is corrupt"):
         load(saved)
 
 
@@ -180,9 +182,9 @@ def test_a_corrupt_header_is_refused(saved):
 
 
 @pytest.mark.parametrize("version, match", [
-    (2, "uses model file format 2, written by skdisent .*reads format 1. Upgrade skdisent"),
-    (0, "uses model file format 0.*reads format 1 only"),
-    ("1", "format_version is '1'"),
+    (3, "uses model file format 3, written by skdisent .*reads formats 1 to 2. Upgrade skdisent"),
+    (0, "uses model file format 0.*reads formats 1 to 2 only"),
+    ("2", "format_version is '2'"),
 ])
 def test_other_format_versions_are_refused(saved, version, match):
     rewrite(saved, header=lambda h: h.update(format_version=version))
@@ -235,16 +237,52 @@ def test_files_not_written_by_save_are_refused(tmp_path, fitted):
         load(tmp_path / "missing")
 
 
-def test_classes_outside_skdisent_are_neither_imported_nor_built(saved):
-    rewrite(saved, header=lambda h: h.update(module="evil_module_xyz", **{"class": "Boom"}))
-    with pytest.raises(ModelFileError, match="only builds skdisent's own estimators"):
+@pytest.mark.parametrize("name", ["evil_module_xyz.Boom", "skdisent.io.save", "save",
+                                  "torch._guards.CompileId", "Nope"])
+def test_only_skdisents_estimators_are_built(saved, name):
+    rewrite(saved, header=lambda h: h.update(**{"class": name}))
+    with pytest.raises(ModelFileError, match="not one of this skdisent's estimators"):
         load(saved)
     assert "evil_module_xyz" not in sys.modules
-    rewrite(saved, header=lambda h: h.update(module="skdisent.io", **{"class": "save"}))
-    with pytest.raises(ModelFileError, match="not a skdisent estimator"):
+
+
+def test_an_edited_header_is_caught_by_the_checksum(saved):
+    content = safetensors.torch.load(saved.read_bytes())
+    meta = read_header(saved)
+    meta["params"]["beta"] = 8.0  # the checksum left as it was
+    saved.write_bytes(safetensors.torch.save(content, metadata={"skdisent": json.dumps(meta)}))
+    with pytest.raises(ModelFileError, match="does not match its checksum"):
         load(saved)
-    rewrite(saved, header=lambda h: h.update(module="skdisent.models", **{"class": "Nope"}))
-    with pytest.raises(ModelFileError, match="does not have"):
+
+
+def test_a_training_state_that_does_not_fit_the_network_is_refused(saved):
+    # An empty optimiser moment would make the fused Adam of a warm start read out of bounds.
+    def empty(tensors):
+        tensors[next(k for k in sorted(tensors) if k.endswith("/exp_avg"))] = torch.zeros(0)
+
+    rewrite(saved, tensors=empty)
+    with pytest.raises(ModelFileError, match=r"corrupt: adam: exp_avg of parameter \d+ has shape "
+                                             r"\(0,\), the parameter implies"):
+        load(saved)
+
+
+@pytest.mark.parametrize("spoil, match", [
+    (lambda t: t.fill_(float("nan")), "holds NaN or infinite values"),
+    (lambda t: t.to(torch.int64), "is torch.int64, not torch.float32"),
+])
+def test_weights_with_nan_or_of_another_type_are_refused(saved, spoil, match):
+    def spoiled(tensors):
+        name = next(k for k in sorted(tensors) if k.startswith("network/") and "weight" in k)
+        tensors[name] = spoil(tensors[name].clone())
+
+    rewrite(saved, tensors=spoiled)
+    with pytest.raises(ModelFileError, match=match):
+        load(saved)
+
+
+def test_fitted_entries_the_class_does_not_have_are_refused(saved):
+    rewrite(saved, header=lambda h: h["fitted"].update(transform=1))
+    with pytest.raises(ModelFileError, match=r"a VLAE has no fitted attributes \['transform'\]"):
         load(saved)
 
 
@@ -273,7 +311,7 @@ def test_pickled_state_holds_only_cpu_tensors(fitted, name, tmp_path):
     state = fitted[name].__getstate__()
     tensors = list(_tensors(state))
     assert len(tensors) > 10 and all(t.device.type == "cpu" for t in tensors)
-    assert state["_rng_states"]["noise_rng_device"] == "cpu"
+    assert state["training"]["noise_device"] == "cpu"
     joblib.dump(fitted[name], tmp_path / "m.joblib")
     copy = joblib.load(tmp_path / "m.joblib")
     np.testing.assert_array_equal(copy.transform(X), fitted[name].transform(X))
@@ -282,11 +320,11 @@ def test_pickled_state_holds_only_cpu_tensors(fitted, name, tmp_path):
 def _as_if_fitted_on_cuda(model, monkeypatch):
     """Pickle bytes of ``model`` as a CUDA machine writes them: a CUDA noise generator."""
     state = model.__getstate__()
-    state["device"] = "cuda"
+    state["params"]["device"] = "cuda"
     # A CUDA (Philox) generator's state: 8 bytes of seed and 8 of offset.
-    state["_rng_states"]["noise_rng"] = torch.tensor([7, 0, 0, 0, 0, 0, 0, 0] + [16] + [0] * 7,
-                                                     dtype=torch.uint8)
-    state["_rng_states"]["noise_rng_device"] = "cuda:0"
+    state["training"]["noise_generator"] = torch.tensor([7, 0, 0, 0, 0, 0, 0, 0] + [16] + [0] * 7,
+                                                        dtype=torch.uint8)
+    state["training"]["noise_device"] = "cuda:0"
     with monkeypatch.context() as patch:
         patch.setattr(type(model), "__getstate__", lambda self: state)
         return pickle.dumps(model)
@@ -296,7 +334,7 @@ def test_a_model_fitted_on_cuda_loads_and_runs_without_a_gpu(fitted, monkeypatch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     expected = fitted["ProVLAE"]
     model = pickle.loads(_as_if_fitted_on_cuda(expected, monkeypatch))
-    assert model._noise_rng.device.type == "cpu"
+    assert model._training.noise_generator.device.type == "cpu"
     with pytest.warns(UserWarning, match="device='cuda', but no CUDA GPU is available here: "
                                          "the model runs on the CPU"):
         Z = model.transform(X)

@@ -13,7 +13,9 @@ import torch
 from sklearn.base import clone
 
 from skdisent import VLAE, NonFiniteLossError, ProVLAE
-from skdisent.base import _INFERENCE_BATCH, BatchSource
+from skdisent._data import INFERENCE_BATCH, BatchSource
+from skdisent.engine import Trainer
+from skdisent.engine.finite import FiniteCheck
 from skdisent.nn import LadderNetwork
 
 from .models.conftest import TINY, tiny_models
@@ -101,7 +103,7 @@ def test_fit_and_transform_read_the_data_one_batch_at_a_time(monkeypatch):
     spy.sources.clear()
     model.transform(X)
     model.score(X)
-    assert max(spy.sizes) <= _INFERENCE_BATCH and sum(spy.sizes) == 2 * len(X)
+    assert max(spy.sizes) <= INFERENCE_BATCH and sum(spy.sizes) == 2 * len(X)
     assert all(np.shares_memory(source, X) for source in spy.sources)
 
 
@@ -139,25 +141,24 @@ def test_history_records_time_and_images_per_second(images):
 
 def test_adam_is_fused(images):
     model = clone(MODELS[1]).fit(images)
-    assert model._optimizers["adam"].defaults["fused"]
+    assert model._training.optimizers["adam"].defaults["fused"]
     # A pickled model trains on with the same optimiser.
     loaded = pickle.loads(pickle.dumps(model))
-    assert loaded._optimizers["adam"].defaults["fused"]
+    assert loaded._training.optimizers["adam"].defaults["fused"]
 
 
 def test_grouped_finiteness_checks_still_stop_at_a_non_finite_loss(images, monkeypatch):
-    # On a GPU the losses are checked every _FINITE_CHECK_EVERY steps (no sync per step);
-    # the same path is run here on the CPU. Epochs have 4 steps; step 6 is poisoned.
-    model_class = type(MODELS[1])
-    monkeypatch.setattr(model_class, "_defer_finite_check", lambda self, device: True)
-    monkeypatch.setattr("skdisent.base._FINITE_CHECK_EVERY", 3)
-    step, calls = model_class._step, []
+    # On a GPU the losses are checked every CHECK_EVERY steps (no sync per step); the
+    # same path is run here on the CPU. Epochs have 4 steps; step 6 is poisoned.
+    monkeypatch.setattr(FiniteCheck, "defers", staticmethod(lambda device: True))
+    monkeypatch.setattr("skdisent.engine.finite.CHECK_EVERY", 3)
+    step, calls = Trainer.optimize, []
 
-    def poisoned(self, loss, optimizer):
+    def poisoned(trainer, loss, name):
         calls.append(loss)
-        return step(self, loss * float("nan") if len(calls) == 6 else loss, optimizer)
+        return step(trainer, loss * float("nan") if len(calls) == 6 else loss, name)
 
-    monkeypatch.setattr(model_class, "_step", poisoned)
+    monkeypatch.setattr(Trainer, "optimize", poisoned)
     model = clone(MODELS[1]).set_params(n_epochs=3)
     with pytest.raises(NonFiniteLossError, match=r"epoch 2, between steps 5 and 7"):
         model.fit(images)
@@ -168,7 +169,7 @@ def test_grouped_finiteness_checks_still_stop_at_a_non_finite_loss(images, monke
     expected = one_epoch.network_.state_dict()
     for key, value in model.network_.state_dict().items():
         torch.testing.assert_close(value, expected[key], rtol=0, atol=0)
-    assert "_nonfinite_pending" not in model.__getstate__()
+    assert set(model.__getstate__()) == {"params", "fitted", "history", "network", "training"}
 
 
 # ---------------------------------------------------------------- compile

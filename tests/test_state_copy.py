@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from skdisent._state_copy import FlatStateCopy
+from skdisent.engine.state_copy import FlatStateCopy
 
 
 def _trained_pieces():

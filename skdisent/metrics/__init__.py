@@ -20,10 +20,11 @@ and :func:`make_disentanglement_scorer` for any metric.
 from ._beta_vae import beta_vae_score
 from ._dci import dci
 from ._factor_vae import factor_vae_score
+from ._information import information_per_level
 from ._mig import active_units, mig, mig_sup
 from ._modularity import modularity
 from ._mutual_info import mutual_info_matrix
-from ._sampling import information_per_level, mig_sampling, mutual_info_matrix_sampling
+from ._sampling import mig_sampling, mutual_info_matrix_sampling
 from ._sap import sap
 from ._scorers import (
     dci_scorer,

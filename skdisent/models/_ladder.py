@@ -13,7 +13,10 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import BaseDisentangler, fused_adam, stack_rows, to_device
+from .._data import stack_rows
+from ..base import BaseDisentangler
+from ..engine.device import autocast, to_device
+from ..engine.optim import fused_adam
 from ..nn.distributions import kl_to_standard_normal, reparameterize
 from ..nn.ladder import LadderNetwork
 
@@ -52,6 +55,7 @@ def training_compile_options(network, precision):
         return {"cpp.simdlen": 256}
     return None
 
+
 COMMON_PARAMETERS = """\
 likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         Observation model. Bernoulli (the reference's choice for every data set)
@@ -74,24 +78,21 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         ``"bf16"`` runs the network under bfloat16 autocast in ``fit`` and in the
         public methods; weights, optimiser state, losses, likelihoods and KL terms
         stay float32. Where the hardware computes in bf16 (CPUs with AVX512-BF16 or
-        AMX, NVIDIA GPUs from Ampere on) it trains 1.3-1.6x faster than fp32 and
-        encodes 1.5-2.3x faster on the two 2-core CPUs of ``benchmarks/README.md``
-        (an Intel Xeon with AMX, an AMD EPYC Zen 5), whose ``bf16_vs_fp32.py``
-        compares the fits. On hardware without bf16 arithmetic it is slower: keep
+        AMX, NVIDIA GPUs from Ampere on) it trains and encodes faster than fp32
+        (``benchmarks/README.md`` measures by how much, and ``bf16_vs_fp32.py`` there
+        compares the fits). On hardware without bf16 arithmetic it is slower: keep
         fp32.
     compile : bool, default=False
         Compile the network with ``torch.compile`` (its training pass, and the
         encoder that ``transform`` uses), with a dynamic batch dimension so that
         one compilation serves every batch size. The first training step and the
-        first ``transform`` pay for the compilation (50-95 s on those 2-core CPUs,
-        17-22 s when PyTorch's inductor cache already holds it); then, on those
-        CPUs, compiled fp32 trains at 1.3-1.5x and compiled bf16 at 1.8-2.8x the
-        speed of a plain eager fp32 loop (2.3-2.8x at batch 128), and ``transform``
-        runs 1.3-1.8x (fp32) and 2.5-2.7x (bf16) faster than eager fp32. A
-        compiled model pickles as any other (the compiled code is not saved; it is
-        compiled again when used). The fastest safe choice on a
-        CPU with bf16 arithmetic is ``precision="bf16", compile=True``; for short
-        fits, tests and notebooks the defaults, which start at once.
+        first ``transform`` pay for the compilation (about a minute on a 2-core
+        CPU, less when PyTorch's inductor cache already holds it); then training
+        and ``transform`` run faster, compiled bf16 fastest of all where the CPU
+        has bf16 arithmetic (figures in ``benchmarks/README.md``). A compiled
+        model pickles as any other (the compiled code is not saved; it is
+        compiled again when used). For short fits, tests and notebooks keep the
+        defaults, which start at once.
     warm_start : bool, default=False
         When True and the model is already fitted, ``fit`` continues from the
         current weights, optimiser state, generator states and schedule (for
@@ -137,6 +138,7 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
     """Shared regime of the ladder models; not meant to be used directly."""
 
     _network_class = LadderNetwork
+    _fitted_attributes = (*BaseDisentangler._fitted_attributes, "latent_dims_", "n_components_")
 
     _parameter_constraints: dict = {
         **BaseDisentangler._parameter_constraints,
@@ -158,7 +160,7 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
         """Per-level weights of the KL terms in the training loss, shape (depth,)."""
         return torch.full((len(self._latent_dims()),), float(self.beta))
 
-    # The shell's hooks.
+    # The hooks of BaseDisentangler.
     def _build_network(self, layout):
         return LadderNetwork(
             layout.network_shape,
@@ -169,35 +171,35 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
             channels_last=True,
         )
 
-    def _network_call(self):
-        """The training pass; see :meth:`BaseDisentangler._network_call`.
+    def _training_pass(self):
+        """The network's training pass: the module, compiled once when ``compile=True``.
 
         Compiled with :func:`training_compile_options` where those are not inductor's
         defaults.
         """
-        options = None
-        if self.compile:
-            options = training_compile_options(self.network_, self.precision)
+        if not self.compile:
+            return self.network_
+        options = training_compile_options(self.network_, self.precision)
         if options is None:
-            return super()._network_call()
+            return self._compiled_function("forward", self.network_)
         name = "forward-cpu" if self.network_.channels_last else "forward-classic-bf16-cpu"
         return self._compiled_function(name, self.network_, options=options)
 
     def _build_optimizers(self, network):
         return {"adam": fused_adam(network.parameters(), lr=self.learning_rate)}
 
-    def _train_step(self, x):
+    def _train_batch(self, x, trainer):
         device = x.device
         gates = to_device(self._gates(training=True), device)
         weights = to_device(self._kl_weights(), device)
         # The noise is drawn here, as the network would draw it, so that a compiled
         # network holds no generator (a generator argument breaks torch.compile's graph).
-        noise = self.network_.draw_noise(len(x), self._noise_rng, device)
-        log_likelihood, kl = self._network_call()(x, gates, noise=noise)
+        noise = self.network_.draw_noise(len(x), self._training.noise_generator, device)
+        log_likelihood, kl = self._training_pass()(x, gates, noise=noise)
         reconstruction = -log_likelihood.mean()
         kl_per_level = kl.mean(dim=0)
         loss = reconstruction + (kl_per_level * weights).sum()
-        self._step(loss, self._optimizers["adam"])
+        trainer.optimize(loss, "adam")
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl_per_level}
 
     def _encode(self, x):
@@ -205,23 +207,45 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
         mus, _ = self._compiled_function("encode", self.network_.encode)(x, gates)
         return torch.cat(mus, dim=1)
 
-    def _posterior_parameters(self, batches, device, n_samples):
-        """Posterior means and log-variances of ``batches``, for the sampling estimator.
+    def posterior(self, X):
+        """Parameters of the posterior ``q(z | x)``: its means and log-variances.
+
+        Parameters
+        ----------
+        X : array-like of the layout and sample shape seen in ``fit``
+            Data to encode.
+
+        Returns
+        -------
+        means : ndarray of shape ``(n_samples, n_components_)``, dtype float32
+            Posterior means (what :meth:`transform` returns).
+        logvars : ndarray of shape ``(n_samples, n_components_)``, dtype float32
+            Log-variances of the diagonal Gaussian posterior.
+
+        Both concatenate the levels from the shallowest to the deepest, as
+        :meth:`transform` does; :func:`skdisent.metrics.mig_sampling` and
+        :func:`~skdisent.metrics.information_per_level` take them.
+        """
+        source, device = self._fitted_source(X)
+        return self._posterior_of_batches(source.batches(device), device, len(source))
+
+    def _posterior_of_batches(self, batches, device, n_samples, dtype=np.float32):
+        """Posterior means and log-variances of ``batches`` (the caller sets the network's mode).
 
         Parameters
         ----------
         batches : iterable of torch.Tensor
-            Batches on ``device`` in the network's input layout; the caller sets the
-            network's mode (evaluation, as after ``_fitted_source``).
+            Batches on ``device`` in the network's input layout.
         device : torch.device
             Where the network is.
         n_samples : int
             Rows of all batches together.
+        dtype : numpy dtype, default=np.float32
+            Type of the arrays returned.
 
         Returns
         -------
-        means, logvars : ndarray of shape (n_samples, n_components_), dtype float64
-            Levels concatenated from the shallowest to the deepest.
+        means, logvars : ndarray of shape (n_samples, n_components_)
         """
         gates = to_device(self._gates(training=False), device)
 
@@ -229,8 +253,8 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
             mus, logvars = self.network_.encode(x, gates)
             return torch.cat(mus, dim=1), torch.cat(logvars, dim=1)
 
-        with torch.no_grad(), self._autocast(device):
-            return stack_rows((parameters(x) for x in batches), n_samples, dtype=np.float64)
+        with torch.no_grad(), autocast(device, self.precision):
+            return stack_rows((parameters(x) for x in batches), n_samples, dtype=dtype)
 
     def _split_codes(self, codes):
         return list(torch.split(codes, list(self.latent_dims_), dim=1))
@@ -240,7 +264,8 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
         output = self.network_.decode(self._split_codes(codes), gates)
         return self.network_.likelihood.mean(output.float())
 
-    def _elbo(self, x, generator):
+    def _score_batch(self, x, generator):
+        """The ELBO of each sample of ``x``, with ``beta=1`` and the levels now active."""
         gates = to_device(self._gates(training=False), x.device)
         mus, logvars = self.network_.encode(x, gates)
         zs = [reparameterize(m.float(), v.float(), generator) for m, v in zip(mus, logvars)]

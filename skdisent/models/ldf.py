@@ -7,24 +7,21 @@ two levels are trained on their own objectives with their own optimisers. The ne
 are in :mod:`skdisent.nn.ali`, the cutting in :mod:`skdisent.nn.pieces`.
 """
 
-import warnings
 from numbers import Integral, Real
 
-import numpy as np
 import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array
 
-from ..base import BaseDisentangler, BatchSource, InputLayout, fused_adam
+from .._data import InputLayout
+from .._warn import warn
+from ..base import BaseDisentangler
+from ..engine.optim import fused_adam
 from ..nn.ali import LDFNetwork
 from ..nn.pieces import make_piece_grid
+from ._extra_pieces import ObjectsWithPieces, piece_source
 
 __all__ = ["LDFModel"]
-
-# What one fit keeps about its extra pieces; never pickled or saved. The next fit
-# (warm_start=True included) draws the extra pieces afresh.
-_FIT_STATE = ("_fit_pieces", "_piece_source", "_piece_order", "_piece_cursor")
 
 
 class LDFModel(BaseDisentangler):
@@ -184,8 +181,7 @@ class LDFModel(BaseDisentangler):
     """
 
     _network_class = LDFNetwork
-    _resumable_attributes = (*BaseDisentangler._resumable_attributes, "_piece_order",
-                             "_piece_cursor")
+    _fitted_attributes = (*BaseDisentangler._fitted_attributes, "n_pieces_", "piece_shape_")
 
     _parameter_constraints: dict = {
         **{k: v for k, v in BaseDisentangler._parameter_constraints.items() if k != "compile"},
@@ -282,22 +278,10 @@ class LDFModel(BaseDisentangler):
         self : object
             The fitted model.
         """
-        self._fit_pieces = pieces
-        self._piece_order, self._piece_cursor, self._piece_source = None, 0, None
-        try:
-            return super().fit(X, y)
-        finally:
-            for name in _FIT_STATE:
-                self.__dict__.pop(name, None)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        for name in _FIT_STATE:  # a checkpoint written during fit keeps no data
-            state.pop(name, None)
-        return state
+        return self._fit(X, pieces=pieces)
 
     def _input_layout(self, X):
-        """Images and rows as in the shell, plus videos; checks the pieces of both kinds."""
+        """Images and rows as in the base class, plus videos; checks how they are cut."""
         if X.ndim > 5:
             raise ValueError(
                 f"X must be videos (n_samples, T, C, H, W), images (n_samples, C, H, W) or "
@@ -309,25 +293,19 @@ class LDFModel(BaseDisentangler):
             layout = InputLayout(tuple(X.shape[1:]), tuple(X.shape[1:]))
         else:
             layout = super()._input_layout(X)
-        grid = make_piece_grid(layout.network_shape, self.patch_grid)
-        self._piece_source = self._extra_piece_source(grid)
+        make_piece_grid(layout.network_shape, self.patch_grid)  # refuses a grid that does not fit
         return layout
 
-    def _extra_piece_source(self, grid):
-        pieces = getattr(self, "_fit_pieces", None)
+    def _validate_fit_inputs(self, layout, pieces=None):
         if pieces is None:
-            return None
-        pieces = check_array(pieces, allow_nd=True, dtype=[np.float32, np.float64, np.uint8],
-                             input_name="pieces")
-        shape = grid.piece_shape
-        grey = len(shape) == 3 and shape[0] == 1
-        if pieces.shape[1:] != shape and not (grey and pieces.shape[1:] == shape[1:]):
-            raise ValueError(
-                f"pieces must be single {grid.kind} of shape {shape} (n_pieces, *piece_shape), "
-                f"the pieces X is cut into; got pieces of shape {pieces.shape[1:]}."
-            )
-        self._check_values(pieces)
-        return BatchSource(pieces, InputLayout(tuple(pieces.shape[1:]), shape))
+            return {"pieces": None}
+        grid = make_piece_grid(layout.network_shape, self.patch_grid)
+        return {"pieces": piece_source(pieces, grid, self._check_values)}
+
+    def _training_data(self, source, pieces=None):
+        if pieces is None:
+            return source
+        return ObjectsWithPieces(source, pieces, self.n_pieces_, self._training.generator)
 
     def _initialize(self, layout, device):
         super()._initialize(layout, device)
@@ -339,13 +317,9 @@ class LDFModel(BaseDisentangler):
 
     def _check_training_plan(self, n_samples):
         if self.pretrain_lower >= self.n_epochs > 0:
-            warnings.warn(
-                f"pretrain_lower={self.pretrain_lower} is not less than n_epochs={self.n_epochs}: "
-                "the upper level never trains, so transform (global codes) and sample give "
-                "untrained results.",
-                UserWarning,
-                stacklevel=4,
-            )
+            warn(f"pretrain_lower={self.pretrain_lower} is not less than n_epochs={self.n_epochs}: "
+                 "the upper level never trains, so transform (global codes) and sample give "
+                 "untrained results.")
 
     def _build_network(self, layout):
         return LDFNetwork(layout.network_shape, self.patch_grid, self.local_dim, self.global_dim,
@@ -364,61 +338,46 @@ class LDFModel(BaseDisentangler):
 
     # --------------------------------------------------------- training step
 
-    def _train_step(self, x):
-        network = self.network_
-        pieces = network.pieces.cut(x)
-        extra = self._next_extra_pieces(len(pieces), x.device)
-        stats, codes = self._train_lower(pieces if extra is None else torch.cat([pieces, extra]))
+    def _train_batch(self, batch, trainer):
+        x, extra = batch if isinstance(batch, tuple) else (batch, None)
+        pieces = self.network_.pieces.cut(x)
+        stats, codes = self._train_lower(pieces if extra is None else torch.cat([pieces, extra]),
+                                         trainer)
         if self._trains_upper():
-            upper_stats, _ = self._ali_update("upper", codes[: len(pieces)].reshape(len(x), -1))
+            upper_stats, _ = self._ali_update("upper", codes[: len(pieces)].reshape(len(x), -1),
+                                              trainer)
             stats.update({f"upper_{k}": v for k, v in upper_stats.items()})
         return stats
 
     def _trains_upper(self):
         return self.n_iter_ >= self.pretrain_lower
 
-    def _train_lower(self, pieces):
+    def _train_lower(self, pieces, trainer):
         """Lower-level updates over ``pieces``, shuffled, ``batch_size`` at a time.
 
         Returns the mean statistics and every piece's code (detached, in order).
         """
-        order = torch.randperm(len(pieces), generator=self._rng).to(pieces.device)
+        order = torch.randperm(len(pieces), generator=self._training.generator).to(pieces.device)
         codes = pieces.new_empty((len(pieces), self.network_.local_dim), dtype=torch.float32)
         totals = {}
         for chunk in torch.split(order, self.batch_size):
-            stats, codes[chunk] = self._ali_update("lower", pieces[chunk])
+            stats, codes[chunk] = self._ali_update("lower", pieces[chunk], trainer)
             for key, value in stats.items():
                 totals[f"lower_{key}"] = totals.get(f"lower_{key}", 0.0) + value * len(chunk)
         return {key: total / len(pieces) for key, total in totals.items()}, codes
 
-    def _ali_update(self, level, x):
+    def _ali_update(self, level, x, trainer):
         """One update of a level's discriminator, then of its encoder and generator."""
         ali = getattr(self.network_, level)
-        z = torch.randn(len(x), ali.latent_dim, generator=self._noise_rng, device=x.device)
-        discriminator = self._optimizers[f"{level}_discriminator"]
+        z = torch.randn(len(x), ali.latent_dim, generator=self._training.noise_generator,
+                        device=x.device)
         loss, stats, codes = ali.losses(
-            x, z, lambda d_loss: self._step(d_loss, discriminator), self.gradient_penalty,
-            self.reconstruction_weight, self.shortcut_weight)
-        self._step(loss, self._optimizers[f"{level}_generator"])
+            x, z, lambda d_loss: trainer.optimize(d_loss, f"{level}_discriminator"),
+            self.gradient_penalty, self.reconstruction_weight, self.shortcut_weight)
+        trainer.optimize(loss, f"{level}_generator")
         return stats, codes.float()
 
-    def _next_extra_pieces(self, count, device):
-        """The next ``count`` extra pieces, reshuffled after each pass over them."""
-        source = self._piece_source
-        if source is None:
-            return None
-        taken = []
-        while count > 0:
-            if self._piece_order is None or self._piece_cursor >= len(self._piece_order):
-                self._piece_order = torch.randperm(len(source), generator=self._rng)
-                self._piece_cursor = 0
-            part = self._piece_order[self._piece_cursor: self._piece_cursor + count]
-            self._piece_cursor += len(part)
-            count -= len(part)
-            taken.append(part)
-        return source.batch(torch.cat(taken).numpy(), device)
-
-    def _epoch_record(self):
+    def _epoch_record(self, data, device):
         return {"trains_upper": self.n_iter_ - 1 >= self.pretrain_lower}
 
     # ------------------------------------------------------- public methods
@@ -473,8 +432,8 @@ class LDFModel(BaseDisentangler):
         """
         return super().score(X, y)
 
-    def _elbo(self, x, generator):
-        """The shell's per-object score: minus the reconstruction error (no noise is drawn)."""
+    def _score_batch(self, x, generator):
+        """Minus each object's reconstruction error (no noise is drawn)."""
         network = self.network_
         output = network.reconstruction_logits(self._local_codes(self._encode(x)))
         return -network.lower.reconstruction_error(output, x).sum(dim=1)

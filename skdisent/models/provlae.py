@@ -1,6 +1,5 @@
 """pro-VLAE: the ladder grown progressively from its deepest level (METHOD.md section 2)."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -8,6 +7,8 @@ import torch
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from .._data import evenly_spaced_rows
+from .._warn import warn
 from ..metrics import information_per_level
 from ._ladder import COMMON_PARAMETERS, LadderModel
 
@@ -115,8 +116,6 @@ class ProVLAE(LadderModel):
         "pre_kl_coef": [Interval(Real, 0, None, closed="left")],
     }
 
-    _resumable_attributes = (*LadderModel._resumable_attributes, "_step_start")
-
     def __init__(
         self,
         levels=3,
@@ -201,7 +200,8 @@ class ProVLAE(LadderModel):
         step = self.progressive_step(epoch)
         if step == 0 or not self.fade_in or self.fade_in_steps == 0:
             return step, 1.0
-        return step, min(1.0, (self.n_steps_ - self._step_start) / self.fade_in_steps)
+        since = self.n_steps_ - self._training.schedule["fade_in_start"]
+        return step, min(1.0, since / self.fade_in_steps)
 
     def _gates(self, training):
         step, alpha = self._position(training)
@@ -218,9 +218,10 @@ class ProVLAE(LadderModel):
         weights[newest:] = float(self.beta)
         return weights
 
-    def _initialize(self, layout, device):
-        super()._initialize(layout, device)
-        self._step_start = 0
+    def _initial_schedule(self):
+        # The optimisation step at which the current progressive step (and the fade-in
+        # of its level) began.
+        return {"fade_in_start": 0}
 
     def _check_training_plan(self, n_samples):
         if not self.fade_in or self.levels < 2 or self.epochs_per_step == 0:
@@ -228,25 +229,24 @@ class ProVLAE(LadderModel):
         per_epoch = max(1, n_samples // self.batch_size)
         per_step = per_epoch * self.epochs_per_step
         if self.fade_in_steps > per_step:
-            warnings.warn(
-                f"fade_in_steps={self.fade_in_steps} is more than the {per_step} iterations of "
-                "one progressive step, so each new level is still fading in when the next "
-                "step starts and the last level ends the fit partly faded in. Lower "
-                "fade_in_steps or raise epochs_per_step.",
-                UserWarning,
-                stacklevel=4,
-            )
+            warn(f"fade_in_steps={self.fade_in_steps} is more than the {per_step} iterations of "
+                 "one progressive step, so each new level is still fading in when the next "
+                 "step starts and the last level ends the fit partly faded in. Lower "
+                 "fade_in_steps or raise epochs_per_step.")
 
     def _epoch_start(self, epoch):
         if self.epochs_per_step and epoch % self.epochs_per_step == 0:
-            self._step_start = self.n_steps_
+            self._training.schedule["fade_in_start"] = self.n_steps_
 
-    def _epoch_record(self):
+    def _epoch_record(self, data, device):
         step, alpha = self._position(training=False)
-        return {"step": step, "active_levels": step + 1, "fade_in": alpha}
+        record = {"step": step, "active_levels": step + 1, "fade_in": alpha}
+        if self._stage_end():
+            record.update(self._information_record(data, device))
+        return record
 
-    def _at_stage_end(self):
-        # The epoch that just ended closes a progressive step: the shell checkpoints it.
+    def _stage_end(self):
+        # The epoch that just ended closes a progressive step: a checkpoint is written.
         return bool(self.epochs_per_step) and self.n_iter_ % self.epochs_per_step == 0
 
     # ------------------------------------- information per level at each step's end
@@ -256,22 +256,17 @@ class ProVLAE(LadderModel):
     _INFORMATION_ROWS = 2048
     _INFORMATION_SEED = 0
 
-    def _run_epoch(self, source, device):
-        super()._run_epoch(source, device)
-        if self._at_stage_end():
-            self.history_[-1].update(self._information_record(source, device))
-
     def _information_record(self, source, device):
         """``I(x; z_l)`` per level and ``I(x; z)`` now, on a fixed subsample of ``source``.
 
         The rows are evenly spaced over the data and the estimator has its own seed, so
         the numbers are repeatable and no random draw of the training is consumed.
         """
-        rows = np.unique(np.linspace(0, len(source) - 1, self._INFORMATION_ROWS).astype(np.int64))
+        rows = evenly_spaced_rows(len(source), self._INFORMATION_ROWS)
         batches = (source.batch(rows[start:start + self.batch_size], device)
                    for start in range(0, len(rows), self.batch_size))
         self.network_.eval()
-        means, logvars = self._posterior_parameters(batches, device, len(rows))
+        means, logvars = self._posterior_of_batches(batches, device, len(rows), dtype=np.float64)
         self.network_.train()
         columns = [*self.level_slices(), slice(0, self.n_components_)]  # each level, then all
         information = information_per_level(
@@ -280,10 +275,6 @@ class ProVLAE(LadderModel):
         )
         record = {f"information_{level + 1}": float(v) for level, v in enumerate(information[:-1])}
         record["information_total"] = float(information[-1])
-        if self.verbose:
-            shown = ", ".join(f"{k}={v:.3f}" for k, v in record.items())
-            print(f"[{type(self).__name__}] end of step {self.progressive_step(self.n_iter_ - 1)}: "
-                  f"{shown}", flush=True)
         return record
 
     @property

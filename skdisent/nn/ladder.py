@@ -118,8 +118,8 @@ class _TransposedConvolution(nn.ConvTranspose2d):
     """A transposed convolution that adds its bias after the convolution.
 
     The same function and parameters as :class:`torch.nn.ConvTranspose2d`. oneDNN's
-    backward pass of a transposed convolution is 1.2-2.4x slower on the CPU when it
-    computes the bias gradient itself (channels-last, bf16 and fp32, torch 2.13); added
+    backward pass of a transposed convolution is slower on the CPU when it computes
+    the bias gradient itself (``benchmarks/README.md`` has the figures); added
     separately, the bias's gradient is a plain sum, which a compiled network fuses
     into the neighbouring element-wise kernels.
     """

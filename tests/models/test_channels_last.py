@@ -81,7 +81,7 @@ def test_model_file_of_a_channels_first_ladder_still_loads(images, tmp_path):
     model = VLAE(levels=2, latent_dim=2, n_epochs=1, random_state=0, **TINY).fit(images)
     codes = model.transform(images)
     model.network_ = _reordered_twin(model.network_, channels_last=False)
-    model._optimizers = model._build_optimizers(model.network_)
+    model._training.optimizers = model._build_optimizers(model.network_)
     np.testing.assert_allclose(model.transform(images), codes, rtol=1e-4, atol=1e-5)
     save(model, tmp_path / "old.skd")
     loaded = load(tmp_path / "old.skd")

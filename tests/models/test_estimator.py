@@ -13,6 +13,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skdisent import VLAE, BetaVAE, NonFiniteLossError, ProVLAE
+from skdisent.engine import Trainer
 
 from .conftest import TINY, tiny_models
 
@@ -169,26 +170,26 @@ def test_bad_parameters_are_named():
 
 # ------------------------------------------------------------ non-finite loss
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_weights(images):
+def test_non_finite_loss_stops_and_keeps_the_last_good_weights(images, monkeypatch):
     model = VLAE(levels=2, latent_dim=2, n_epochs=4, random_state=0, **TINY)
     snapshots = []
     record = type(model)._epoch_record
 
-    def capture(self):
+    def capture(self, data, device):
         snapshots.append({k: v.clone() for k, v in self.network_.state_dict().items()})
-        return record(self)
+        return record(self, data, device)
 
     model._epoch_record = capture.__get__(model)
     calls = {"n": 0}
-    original_step = model._step
+    original_step = Trainer.optimize
 
-    def poisoned(loss, optimizer):
+    def poisoned(trainer, loss, name):
         calls["n"] += 1
         if calls["n"] == 3 * 4 + 2:  # second step of the fourth epoch
             loss = loss * float("nan")
-        return original_step(loss, optimizer)
+        return original_step(trainer, loss, name)
 
-    model._step = poisoned
+    monkeypatch.setattr(Trainer, "optimize", poisoned)
     with pytest.raises(NonFiniteLossError, match="non-finite loss.*epoch 4.*last completed epoch"):
         model.fit(images)
     assert model.n_iter_ == 3 and len(model.history_) == 3

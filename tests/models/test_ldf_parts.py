@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from skdisent import LDFModel
+from skdisent.engine import Trainer
 from skdisent.nn.ali import ALI, gradient_norm_penalty
 from skdisent.nn.pieces import make_piece_grid
 
@@ -99,7 +100,7 @@ def test_no_gradient_crosses_between_the_levels(untrained, level, other):
     network = model.network_
     network.zero_grad(set_to_none=True)
     data = network.local_codes(x) if level == "upper" else network.pieces.cut(x)
-    model._ali_update(level, data)
+    model._ali_update(level, data, Trainer(model, torch.device("cpu")))
     assert all(p.grad is None for p in _parameters(model, other))
     assert any(p.grad is not None for p in _parameters(model, level))
     # and the level's own objective has no path to the other level's parameters
@@ -112,7 +113,7 @@ def test_no_gradient_crosses_between_the_levels(untrained, level, other):
 def test_each_level_has_its_own_optimisers(untrained):
     model, _ = untrained
     owned = {}
-    for name, optimizer in model._optimizers.items():
+    for name, optimizer in model._training.optimizers.items():
         owned[name] = {id(p) for group in optimizer.param_groups for p in group["params"]}
     lower = {id(p) for p in _parameters(model, "lower")}
     upper = {id(p) for p in _parameters(model, "upper")}

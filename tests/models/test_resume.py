@@ -19,7 +19,8 @@ import pytest
 import torch
 from sklearn.base import clone
 
-import skdisent.io
+import skdisent._model_file
+import skdisent.engine.callbacks
 from skdisent import (
     VLAE,
     BetaVAE,
@@ -30,7 +31,8 @@ from skdisent import (
     load_checkpoint,
     save,
 )
-from skdisent._checkpoint import checkpoint_files
+from skdisent.engine import Trainer
+from skdisent.engine.checkpoints import checkpoint_files
 
 from .conftest import TINY
 
@@ -70,14 +72,16 @@ def assert_same_fit(model, expected):
     assert list(got) == list(want)
     for key in want:
         assert torch.equal(got[key], want[key]), key
-    for name, optimizer in expected._optimizers.items():
-        a, b = model._optimizers[name].state_dict(), optimizer.state_dict()
+    for name, optimizer in expected._training.optimizers.items():
+        a, b = model._training.optimizers[name].state_dict(), optimizer.state_dict()
         assert a["param_groups"] == b["param_groups"]
         for index, moments in b["state"].items():
             for key, value in moments.items():
                 assert torch.equal(a["state"][index][key], value), (index, key)
-    assert torch.equal(model._rng.get_state(), expected._rng.get_state())
-    assert torch.equal(model._noise_rng.get_state(), expected._noise_rng.get_state())
+    state, expected_state = model._training, expected._training
+    assert torch.equal(state.generator.get_state(), expected_state.generator.get_state())
+    assert torch.equal(state.noise_generator.get_state(),
+                       expected_state.noise_generator.get_state())
     assert timeless(model.history_) == timeless(expected.history_)
     np.testing.assert_array_equal(model.transform(X), expected.transform(X))
 
@@ -88,16 +92,16 @@ def interrupt_at(monkeypatch, model, n):
     The class is patched, not the instance, so that the model can still be saved.
     """
     cls = type(model)
-    original = cls._train_step
+    original = cls._train_batch
     count = itertools.count(1)
 
-    def step(self, x):
+    def step(self, batch, trainer):
         if self is model and next(count) == n:
-            monkeypatch.setattr(cls, "_train_step", original)
+            monkeypatch.setattr(cls, "_train_batch", original)
             raise KeyboardInterrupt
-        return original(self, x)
+        return original(self, batch, trainer)
 
-    monkeypatch.setattr(cls, "_train_step", step)
+    monkeypatch.setattr(cls, "_train_batch", step)
     return model
 
 
@@ -169,13 +173,13 @@ def test_without_warm_start_a_second_fit_starts_again():
 
 def test_checkpoints_every_n_epochs_at_step_ends_and_at_the_end(tmp_path, monkeypatch):
     written = []
-    original = skdisent._checkpoint.write_checkpoint
+    original = skdisent.engine.callbacks.write_checkpoint
 
-    def spy(model, directory, keep):
-        written.append(model.n_iter_)
-        return original(model, directory, keep)
+    def spy(data, directory, epoch, keep):
+        written.append(epoch)
+        return original(data, directory, epoch, keep)
 
-    monkeypatch.setattr(skdisent._checkpoint, "write_checkpoint", spy)
+    monkeypatch.setattr(skdisent.engine.callbacks, "write_checkpoint", spy)
     model = ProVLAE(levels=2, latent_dim=2, epochs_per_step=3, fade_in_steps=4, random_state=0,
                     checkpoint_dir=str(tmp_path), checkpoint_every=2, **TINY).fit(X)
     assert written == [2, 3, 4, 6]  # every 2 epochs, and at the end of each 3-epoch step
@@ -217,7 +221,7 @@ def test_interrupt_warning_names_the_checkpoint_it_wrote(tmp_path, monkeypatch):
 
 def test_a_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
     calls = itertools.count(1)
-    original = skdisent.io._write_all
+    original = skdisent._model_file._write_all
 
     def crashing(file, data):
         if next(calls) == 3:
@@ -225,7 +229,7 @@ def test_a_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, m
             raise OSError(28, "No space left on device")
         original(file, data)
 
-    monkeypatch.setattr(skdisent.io, "_write_all", crashing)
+    monkeypatch.setattr(skdisent._model_file, "_write_all", crashing)
     model = clone(BASES["ProVLAE"]).set_params(checkpoint_dir=tmp_path)
     with pytest.raises(OSError, match="No space left"):
         model.fit(X)
@@ -240,11 +244,11 @@ _CHILD = """
 import json, os, signal, sys
 import numpy as np, torch
 torch.set_num_threads(int(sys.argv[2]))
-import skdisent.io
+import skdisent._model_file
 from skdisent import ProVLAE
 
 calls = {"n": 0}
-write_all = skdisent.io._write_all
+write_all = skdisent._model_file._write_all
 
 def dying(file, data):  # the third checkpoint: half written, then the process is killed
     calls["n"] += 1
@@ -255,7 +259,7 @@ def dying(file, data):  # the third checkpoint: half written, then the process i
     write_all(file, data)
 
 if sys.argv[3] == "mid-write":
-    skdisent.io._write_all = dying
+    skdisent._model_file._write_all = dying
 X = np.random.default_rng(0).integers(0, 256, size=(64, 1, 16, 16), dtype=np.uint8)
 ProVLAE(checkpoint_dir=sys.argv[1], **json.loads(sys.argv[4])).fit(X)
 """
@@ -330,16 +334,15 @@ def test_resuming_needs_the_same_model(tmp_path, monkeypatch):
 
 def poison(monkeypatch, model, calls, value=float("nan")):
     """Make the optimisation steps numbered in ``calls`` (1-based) see a non-finite loss."""
-    cls = type(model)
     count = itertools.count(1)
-    original = cls._step
+    original = Trainer.optimize
 
-    def poisoned(self, loss, optimizer):
-        if self is model and next(count) in calls:
+    def poisoned(trainer, loss, name):
+        if trainer.model is model and next(count) in calls:
             loss = loss * value
-        return original(self, loss, optimizer)
+        return original(trainer, loss, name)
 
-    monkeypatch.setattr(cls, "_step", poisoned)
+    monkeypatch.setattr(Trainer, "optimize", poisoned)
     return model
 
 
@@ -351,7 +354,7 @@ def test_reduce_lr_restarts_the_epoch_from_the_last_good_weights(monkeypatch):
     with pytest.warns(RuntimeWarning, match=r"non-finite loss \(inf\).*epoch 4.*times 0.25 "
                                             r"\(retry 1 of max_nan_retries=3\)"):
         model.fit(X)
-    assert model.n_iter_ == 4 and model._optimizers["adam"].param_groups[0]["lr"] == 1.25e-4
+    assert model.n_iter_ == 4 and model._training.optimizers["adam"].param_groups[0]["lr"] == 1.25e-4
     assert [(r["lr_scale"], r["nan_retries"]) for r in model.history_] == [
         (1.0, 0), (1.0, 0), (1.0, 0), (0.25, 1)]
     # The same as three epochs, then the fourth at a quarter of the learning rate.
@@ -370,7 +373,7 @@ def test_reduce_lr_gives_up_after_max_nan_retries(tmp_path, monkeypatch):
         with pytest.raises(NonFiniteLossError, match="last completed epoch \\(1\\); 2 retries"):
             model.fit(X)
     assert model.n_iter_ == 1 and len(model.history_) == 1
-    assert model._lr_scale == 0.25
+    assert model._training.lr_scale == 0.25
     # The last good state is on disk too, ready for a gentler warm start.
     assert [p.name for p in checkpoint_files(tmp_path)] == ["epoch-000001.safetensors"]
 

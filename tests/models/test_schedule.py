@@ -61,14 +61,14 @@ def _fitted_provlae(**params):
 def _trace_schedule(model, X):
     """Record gates and KL weights at every optimisation step of a fit."""
     trace = []
-    original = type(model)._train_step
+    original = type(model)._train_batch
 
-    def traced(self, x):
+    def traced(self, x, trainer):
         trace.append((self.n_iter_, self.n_steps_, self._gates(True).tolist(),
                       self._kl_weights().tolist()))
-        return original(self, x)
+        return original(self, x, trainer)
 
-    model._train_step = traced.__get__(model)
+    model._train_batch = traced.__get__(model)
     model.fit(X)
     return trace
 

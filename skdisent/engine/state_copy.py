@@ -16,9 +16,9 @@ class FlatStateCopy:
     epoch, to roll back to if the epoch fails. Holding it as many separate tensors,
     allocated afresh every epoch, changed where glibc's allocator placed the
     training steps' activations: it returned freed memory to the system after each
-    step, and the next step page-faulted it back in (10-15% of a CPU step at batch
-    64). One large block per dtype lies outside the allocator's heap, and reusing it
-    allocates nothing after the first epoch.
+    step, and the next step page-faulted it back in (``benchmarks/README.md``
+    measures the cost). One large block per dtype lies outside the allocator's heap,
+    and reusing it allocates nothing after the first epoch.
     """
 
     def __init__(self):

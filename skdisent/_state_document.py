@@ -1,0 +1,184 @@
+"""An estimator as one explicit document: what pickles, model files and checkpoints hold.
+
+:func:`state_document` describes an estimator in the sections of
+:data:`skdisent._model_file.SECTIONS`; :func:`apply_state_document` checks such a
+document against the estimator's parameters and sets it. Nothing else of an estimator
+is saved: the training engine, the compiled functions and any attribute not named
+in the class's ``_fitted_attributes`` stay behind.
+"""
+
+import torch
+
+from ._data import InputLayout
+from ._model_file import ModelFileError, training_of_format_1
+from .engine.state import TrainingState
+
+__all__ = ["state_document", "apply_state_document"]
+
+# Network settings that choose how the weights are laid out, not what the model computes:
+# a file may differ from today's default in them, and its network is rebuilt as saved.
+_MEMORY_LAYOUT_KEYS = frozenset({"channels_last"})
+
+
+def state_document(model):
+    """The sections of ``model``'s state.
+
+    Parameters
+    ----------
+    model : skdisent estimator
+
+    Returns
+    -------
+    document : dict
+        ``params``, ``fitted`` (the class's fitted attributes that are set, the input
+        layout as plain values), ``history`` (or None), ``network`` (``config`` and
+        CPU ``weights``, or None before ``fit``) and ``training`` (the training
+        state's :meth:`~skdisent.engine.TrainingState.to_dict`, or None).
+    """
+    attributes = vars(model)
+    fitted = {name: attributes[name] for name in model._fitted_attributes if name in attributes}
+    if "layout_" in fitted:
+        fitted["layout_"] = fitted["layout_"].to_dict()
+    network = attributes.get("network_")
+    training = attributes.get("_training")
+    return {
+        "params": model.get_params(deep=False),
+        "fitted": fitted,
+        "history": attributes.get("history_"),
+        "network": None if network is None else {
+            "config": network.config,
+            "weights": {k: v.detach().cpu() for k, v in network.state_dict().items()},
+        },
+        "training": None if training is None else training.to_dict(),
+    }
+
+
+def apply_state_document(model, document, source, params=False):
+    """Check ``document`` against ``model`` and set it.
+
+    Parameters
+    ----------
+    model : skdisent estimator
+        The estimator to set; it keeps its own parameters unless ``params``.
+    document : dict
+        As :func:`state_document` returns it (or the state an older skdisent pickled).
+    source : str or path-like
+        Named in error messages.
+    params : bool, default=False
+        Also set the document's parameters (unpickling, where ``__init__`` did not run).
+
+    Raises
+    ------
+    ModelFileError
+        If the document does not describe a valid model of ``model``'s class and
+        parameters.
+    """
+    if "params" not in document:
+        document = _document_of_an_old_pickle(model, document)
+    if params:
+        vars(model).update(document["params"])
+    fitted = dict(document["fitted"] or {})
+    unknown = sorted(set(fitted) - set(model._fitted_attributes))
+    if unknown:
+        raise ModelFileError(f"{source} is corrupt: a {type(model).__name__} has no fitted "
+                             f"attributes {unknown}.")
+    if "layout_" in fitted and not isinstance(fitted["layout_"], InputLayout):
+        try:
+            fitted["layout_"] = InputLayout.from_dict(fitted["layout_"])
+        except (KeyError, TypeError, ValueError):
+            raise ModelFileError(f"{source} is corrupt: its input layout is malformed.") from None
+    network_state = document["network"]
+    if network_state is not None:
+        network = _checked_network(model, fitted.get("layout_"), network_state, source)
+        training = _checked_training(model, network, document["training"], source)
+        history = document["history"]
+        if not (isinstance(history, list) and all(isinstance(r, dict) for r in history)):
+            raise ModelFileError(f"{source} is corrupt: its history is not a list of records.")
+    vars(model).update(fitted)
+    model._compiled = None
+    if network_state is not None:
+        model.network_, model._training, model.history_ = network, training, history
+
+
+def _checked_network(model, layout, network_state, source):
+    """The network the document describes, after its configuration and weights are checked."""
+    name = type(model).__name__
+    if layout is None or not isinstance(network_state.get("weights"), dict):
+        raise ModelFileError(f"{source} is corrupt: it has weights but no input layout.")
+    try:
+        with torch.device("meta"):
+            expected = model._build_network(layout)
+    except (ValueError, TypeError) as error:
+        raise ModelFileError(
+            f"The parameters in {source} do not describe a valid {name} for its data: {error}"
+        ) from None
+    saved = network_state.get("config")
+    if not isinstance(saved, dict):
+        raise ModelFileError(f"{source} is corrupt: its network has no configuration.")
+    differing = [
+        key for key in sorted(set(expected.config) | set(saved))
+        if key not in _MEMORY_LAYOUT_KEYS and expected.config.get(key) != saved.get(key)
+    ]
+    if differing:
+        differences = ", ".join(
+            f"{key}={expected.config.get(key)!r} from the parameters but {saved.get(key)!r} in "
+            "the file" for key in differing
+        )
+        raise ModelFileError(
+            f"The weights in {source} do not match the parameters of the {name}: {differences}."
+        )
+    _check_weights(expected.state_dict(), network_state["weights"], source, name)
+    with torch.device("meta"):
+        network = model._network_class(**saved)
+    network = network.to_empty(device="cpu")
+    network.load_state_dict(network_state["weights"])
+    return network
+
+
+def _check_weights(expected, weights, source, name):
+    problems = [f"missing {key}" for key in expected if key not in weights]
+    problems += [f"unexpected {key}" for key in weights if key not in expected]
+    for key, value in weights.items():
+        if key not in expected:
+            continue
+        want = expected[key]
+        if not isinstance(value, torch.Tensor):
+            problems.append(f"{key} is not a tensor")
+        elif tuple(value.shape) != tuple(want.shape):
+            problems.append(f"{key} has shape {tuple(value.shape)}, the parameters give "
+                            f"{tuple(want.shape)}")
+        elif value.dtype != want.dtype:
+            problems.append(f"{key} is {value.dtype}, not {want.dtype}")
+        elif value.is_floating_point() and not torch.isfinite(value).all():
+            problems.append(f"{key} holds NaN or infinite values")
+    if problems:
+        shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+        raise ModelFileError(
+            f"The weights in {source} do not match the parameters of the {name}: {shown}."
+        )
+
+
+def _checked_training(model, network, training, source):
+    if training is None:
+        raise ModelFileError(f"{source} is corrupt: it has weights but no training state.")
+    try:
+        return TrainingState.from_dict(training, model._build_optimizers(network))
+    except (ValueError, TypeError, KeyError, RuntimeError) as error:
+        raise ModelFileError(f"{source} is corrupt: {error}.") from None
+
+
+def _document_of_an_old_pickle(model, state):
+    """The document of an estimator pickled by skdisent before the training engine."""
+    state = dict(state)
+    names = set(model._get_param_names())
+    params = {name: state.pop(name) for name in list(state) if name in names}
+    network = state.pop("_network_state", None)
+    training = {name: state.pop(name) for name in list(state) if name.startswith("_")}
+    history = state.pop("history_", None)
+    try:
+        training = training_of_format_1(training)
+    except (KeyError, ValueError) as error:
+        raise ModelFileError(f"the pickle is not of a skdisent estimator ({error}).") from None
+    fitted = {k: v for k, v in state.items() if k in model._fitted_attributes}
+    return {"params": params, "fitted": fitted, "history": history, "network": network,
+            "training": training}

@@ -1,0 +1,32 @@
+"""Pictures of fitted ladder models: the figures of the pro-VLAE paper.
+
+Every function takes a fitted :class:`~skdisent.BetaVAE`, :class:`~skdisent.VLAE` or
+:class:`~skdisent.ProVLAE` (or the results of several fits), returns a
+:class:`matplotlib.figure.Figure`, and saves it as a PNG when given ``path``:
+
+- :func:`plot_traversals`: each latent dimension varied over a range while the others
+  stay fixed, one row per dimension, one block per level (the paper's Figs. 4 and 7);
+- :func:`plot_samples_per_level`: one level drawn from its prior while the others keep
+  an image's code (the paper's Figs. 5 and 6);
+- :func:`plot_information_flow`: ``I(x; z_l)`` per level at the end of every
+  progressive step of a :class:`~skdisent.ProVLAE` fit (the bars of Fig. 5);
+- :func:`plot_reconstructions`: images and their reconstructions, for one or more models;
+- :func:`plot_score_vs_reconstruction`: disentanglement scores against reconstruction
+  error across models and settings (Fig. 2).
+
+Matplotlib is an optional dependency (``pip install "skdisent[plot]"``), imported when a
+function is first called. Figures are made with :class:`matplotlib.figure.Figure`
+directly, not through ``pyplot``: no window opens, no global figure list grows, and any
+backend (or none) works. In a notebook the returned figure displays itself.
+"""
+
+from ._curves import plot_information_flow, plot_score_vs_reconstruction
+from ._ladder import plot_reconstructions, plot_samples_per_level, plot_traversals
+
+__all__ = [
+    "plot_traversals",
+    "plot_samples_per_level",
+    "plot_information_flow",
+    "plot_reconstructions",
+    "plot_score_vs_reconstruction",
+]
