@@ -162,9 +162,14 @@ def _checked_training(model, network, training, source):
     if training is None:
         raise ModelFileError(f"{source} is corrupt: it has weights but no training state.")
     try:
-        return TrainingState.from_dict(training, model._build_optimizers(network))
+        state = TrainingState.from_dict(training, model._build_optimizers(network))
     except (ValueError, TypeError, KeyError, RuntimeError) as error:
         raise ModelFileError(f"{source} is corrupt: {error}.") from None
+    expected = sorted(model._initial_schedule())
+    if sorted(state.schedule) != expected:
+        raise ModelFileError(f"{source} is corrupt: its schedule has the counters "
+                             f"{sorted(state.schedule)}, a {type(model).__name__} {expected}.")
+    return state
 
 
 def _document_of_an_old_pickle(model, state):

@@ -45,6 +45,8 @@ from .engine.compiled import CompiledFunctions
 from .engine.device import autocast, device_generator, resolve_device
 from .nn.init import build_on_meta
 
+# InputLayout is named here too: pickles written before the training engine refer to it as
+# skdisent.base.InputLayout.
 __all__ = ["BaseDisentangler", "InputLayout"]
 
 

@@ -280,6 +280,14 @@ def test_weights_with_nan_or_of_another_type_are_refused(saved, spoil, match):
         load(saved)
 
 
+def test_a_schedule_without_the_models_counters_is_refused(fitted, tmp_path):
+    path = save(fitted["ProVLAE"], tmp_path / "provlae.safetensors")
+    rewrite(path, header=lambda h: h["training"].update(schedule={}))
+    with pytest.raises(ModelFileError, match=r"schedule has the counters \[\], a ProVLAE "
+                                             r"\['fade_in_start'\]"):
+        load(path)
+
+
 def test_fitted_entries_the_class_does_not_have_are_refused(saved):
     rewrite(saved, header=lambda h: h["fitted"].update(transform=1))
     with pytest.raises(ModelFileError, match=r"a VLAE has no fitted attributes \['transform'\]"):
