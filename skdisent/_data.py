@@ -9,9 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sklearn.utils.validation import validate_data
 
-__all__ = ["InputLayout", "BatchSource", "stack_rows", "input_layout", "check_probabilities",
-           "evenly_spaced_rows", "INFERENCE_BATCH"]
+__all__ = ["InputLayout", "BatchSource", "stack_rows", "validate_input", "input_layout",
+           "check_probabilities", "evenly_spaced_rows", "INFERENCE_BATCH"]
+
+#: The dtypes ``X`` may have; others are converted to the first.
+INPUT_DTYPES = (np.float32, np.float64, np.uint8)
 
 #: Rows per batch of ``transform``, ``score`` and the other inference methods.
 INFERENCE_BATCH = 512
@@ -128,6 +132,55 @@ def stack_rows(blocks, n_rows, dtype=np.float32):
     if arrays is None or start != n_rows:
         raise RuntimeError(f"Expected blocks of {n_rows} rows in all, got {start}.")
     return arrays if isinstance(block, tuple) else arrays[0]
+
+
+def validate_input(estimator, X, *, reset, min_samples=1):
+    """Validate ``X`` as scikit-learn does, then against what ``estimator`` was fitted on.
+
+    Parameters
+    ----------
+    estimator : skdisent estimator
+    X : array-like
+    reset : bool
+        True in a fresh ``fit`` (``n_features_in_`` is set), False after it (``X`` must
+        have the samples' shape, and the scale, of the data ``fit`` saw).
+    min_samples : int, default=1
+
+    Returns
+    -------
+    X : ndarray
+    """
+    try:
+        X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype=list(INPUT_DTYPES),
+                          ensure_min_samples=min_samples, ensure_min_features=1)
+    except ValueError as error:
+        # scikit-learn counts an image's channels as its "features": name the shapes instead
+        if reset or "features, but" not in str(error) or np.ndim(X) < 3:
+            raise
+        raise ValueError(_shape_mismatch(np.shape(X)[1:], estimator)) from None
+    if X.ndim > 2 and 0 in X.shape[1:]:
+        raise ValueError(f"X has an empty dimension: shape {X.shape}.")
+    if not reset:
+        if X.shape[1:] != tuple(estimator.input_shape_):
+            raise ValueError(_shape_mismatch(X.shape[1:], estimator))
+        if getattr(estimator, "input_dtype_", None) == "uint8" and X.dtype != np.uint8 and X.size:
+            high = float(X.max())
+            if high > 1.0:
+                raise ValueError(
+                    f"{type(estimator).__name__} was fitted on uint8 images, read as 0..255 "
+                    f"scaled to [0, 1]; X holds floats up to {high:.4g}. Pass X as uint8, or "
+                    "divided by 255."
+                )
+    return X
+
+
+def _shape_mismatch(shape, estimator):
+    shape, fitted = tuple(shape), tuple(estimator.input_shape_)
+    text = (f"X has samples of shape {shape}, but {type(estimator).__name__} was fitted on "
+            f"samples of shape {fitted}")
+    if len(shape) == len(fitted) == 3 and shape[0] != fitted[0] and shape[1:] == fitted[1:]:
+        text += f": images of {shape[0]} channels, not {fitted[0]}"
+    return text + "."
 
 
 def input_layout(X, image_shape):

@@ -253,7 +253,7 @@ def _parse_header(data, path):
         )
     try:
         header = json.loads(text)
-    except (ValueError, RecursionError):
+    except (ValueError, TypeError, RecursionError):
         raise ModelFileError(f"{path} is corrupt: its skdisent header is not valid JSON.") from None
     if not isinstance(header, dict) or header.get("format") != _FORMAT:
         raise ModelFileError(f"{path} is not a skdisent model file.")

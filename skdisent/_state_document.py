@@ -7,6 +7,7 @@ is saved: the training engine, the compiled functions and any attribute not name
 in the class's ``_fitted_attributes`` stay behind.
 """
 
+import numpy as np
 import torch
 
 from ._data import InputLayout
@@ -82,29 +83,72 @@ def apply_state_document(model, document, source, params=False):
     if unknown:
         raise ModelFileError(f"{source} is corrupt: a {type(model).__name__} has no fitted "
                              f"attributes {unknown}.")
-    if "layout_" in fitted and not isinstance(fitted["layout_"], InputLayout):
-        try:
-            fitted["layout_"] = InputLayout.from_dict(fitted["layout_"])
-        except (KeyError, TypeError, ValueError):
-            raise ModelFileError(f"{source} is corrupt: its input layout is malformed.") from None
     network_state = document["network"]
     if network_state is not None:
-        network = _checked_network(model, fitted.get("layout_"), network_state, source)
+        layout = _checked_layout(fitted.get("layout_"), source)
+        network = _checked_network(model, layout, network_state, source)
         training = _checked_training(model, network, document["training"], source)
         history = document["history"]
-        if not (isinstance(history, list) and all(isinstance(r, dict) for r in history)):
-            raise ModelFileError(f"{source} is corrupt: its history is not a list of records.")
+        if not (isinstance(history, list) and all(_is_record(r) for r in history)):
+            raise ModelFileError(f"{source} is corrupt: its history is not a list of records "
+                                 "of numbers.")
+        fitted = _checked_fitted(model, fitted, layout, network, len(history), source)
+    elif "layout_" in fitted:  # a fit that stopped before its network was built
+        fitted["layout_"] = _checked_layout(fitted["layout_"], source)
     vars(model).update(fitted)
     model._compiled = None
     if network_state is not None:
         model.network_, model._training, model.history_ = network, training, history
 
 
+def _is_record(record):
+    """An epoch record: names to numbers (or flags, or None for a missing value)."""
+    return isinstance(record, dict) and all(
+        isinstance(key, str) and (value is None or isinstance(value, (bool, int, float, str)))
+        for key, value in record.items())
+
+
+def _checked_layout(layout, source):
+    if isinstance(layout, InputLayout):  # an old pickle holds the object itself
+        return layout
+    try:
+        return InputLayout.from_dict(layout)
+    except (KeyError, TypeError, ValueError):
+        raise ModelFileError(f"{source} is corrupt: its input layout is malformed.") from None
+
+
+def _checked_fitted(model, fitted, layout, network, n_records, source):
+    """The fitted attributes, those the layout and network determine checked against them."""
+    derived = {"input_shape_": layout.sample_shape, "n_features_in_": layout.sample_shape[0],
+               **model._fitted_from_network(network)}
+    for name, value in derived.items():
+        saved = fitted.get(name, value)
+        if isinstance(saved, list):
+            saved = tuple(saved)
+        if saved != value:
+            raise ModelFileError(f"{source} is corrupt: {name} is {saved!r}, but its weights and "
+                                 f"input layout give {value!r}.")
+    counts = fitted.get("n_iter_"), fitted.get("n_steps_")
+    if not (all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)
+            and counts[0] == n_records and counts[1] >= counts[0]):
+        raise ModelFileError(f"{source} is corrupt: n_iter_={counts[0]!r} and "
+                             f"n_steps_={counts[1]!r} do not fit its {n_records} epoch records.")
+    if fitted.get("input_dtype_", "uint8") not in ("uint8", "float32", "float64"):
+        raise ModelFileError(f"{source} is corrupt: input_dtype_ is {fitted['input_dtype_']!r}.")
+    names = fitted.get("feature_names_in_")
+    if names is not None and not (
+            isinstance(names, np.ndarray) and names.shape == (derived["n_features_in_"],)
+            and all(isinstance(name, str) for name in names)):
+        raise ModelFileError(f"{source} is corrupt: feature_names_in_ is not one name per "
+                             "feature.")
+    return {**fitted, **derived, "layout_": layout}
+
+
 def _checked_network(model, layout, network_state, source):
     """The network the document describes, after its configuration and weights are checked."""
     name = type(model).__name__
-    if layout is None or not isinstance(network_state.get("weights"), dict):
-        raise ModelFileError(f"{source} is corrupt: it has weights but no input layout.")
+    if not isinstance(network_state, dict) or not isinstance(network_state.get("weights"), dict):
+        raise ModelFileError(f"{source} is corrupt: its network has no weights.")
     try:
         with torch.device("meta"):
             expected = model._build_network(layout)

@@ -19,7 +19,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._data import (
     INFERENCE_BATCH,
@@ -28,6 +28,7 @@ from ._data import (
     check_probabilities,
     input_layout,
     stack_rows,
+    validate_input,
 )
 from ._model_file import model_file_bytes
 from ._state_document import apply_state_document, state_document
@@ -72,7 +73,8 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
     ``_epoch_start(epoch)``, ``_epoch_record(data, device)`` and ``_stage_end()`` (a
     schedule), ``_check_training_plan(n_samples)`` (warnings about settings), and
     ``_validate_fit_inputs`` with ``_training_data`` (``fit`` arguments besides
-    ``X``). The fitted attributes a model file keeps are listed in
+    ``X``), and ``_fitted_from_network(network)`` (fitted attributes the network
+    determines). The fitted attributes a model file keeps are listed in
     ``_fitted_attributes``.
 
     Besides its own, a subclass takes the parameters ``checkpoint_dir``,
@@ -84,7 +86,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
 
     #: Fitted attributes a state document keeps (those set), besides ``history_``.
     _fitted_attributes = ("n_features_in_", "feature_names_in_", "layout_", "input_shape_",
-                          "n_iter_", "n_steps_")
+                          "input_dtype_", "n_iter_", "n_steps_")
 
     _parameter_constraints: dict = {
         "batch_size": [Interval(Integral, 2, None, closed="left")],
@@ -147,6 +149,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
                      "start again.")
         else:
             self._initialize(layout, device)
+            self.input_dtype_ = X.dtype.name
         data = self._training_data(BatchSource(X, layout), **inputs)
         Trainer(self, device, self._callbacks()).fit(data, self._n_epochs_total())
         return self
@@ -159,6 +162,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         self.layout_ = layout
         self.input_shape_ = layout.sample_shape
         self.network_ = build_on_meta(lambda: self._build_network(layout), device, generator)
+        vars(self).update(self._fitted_from_network(self.network_))
         self._training = TrainingState(generator, noise_generator,
                                        self._build_optimizers(self.network_),
                                        schedule=self._initial_schedule())
@@ -219,6 +223,10 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         """What the epochs run over: ``source`` (the rows of ``X``) by default."""
         return source
 
+    def _fitted_from_network(self, network):
+        """Fitted attributes the network determines (a ladder's ``latent_dims_``...)."""
+        return {}
+
     def _initial_schedule(self):
         """The model's own counters at the start of a fit, kept in its training state."""
         return {}
@@ -259,22 +267,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
 
     def _validate_X(self, X, reset, min_samples=1):
         """Validate ``X`` as scikit-learn does and check its sample shape and values."""
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            allow_nd=True,
-            dtype=[np.float32, np.float64, np.uint8],
-            ensure_min_samples=min_samples,
-            ensure_min_features=1,
-        )
-        if X.ndim > 2 and 0 in X.shape[1:]:
-            raise ValueError(f"X has an empty dimension: shape {X.shape}.")
-        if not reset and X.shape[1:] != tuple(self.input_shape_):
-            raise ValueError(
-                f"X has samples of shape {X.shape[1:]}, but {type(self).__name__} was "
-                f"fitted on samples of shape {tuple(self.input_shape_)}."
-            )
+        X = validate_input(self, X, reset=reset, min_samples=min_samples)
         self._check_values(X)
         return X
 
@@ -334,7 +327,19 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
                 f"inverse_transform expects codes with {self.n_components_} columns "
                 f"(n_components_), got {codes.shape[1]}."
             )
-        return self._decode_array(torch.from_numpy(np.asarray(codes, dtype=np.float32)))
+        with np.errstate(over="ignore"):
+            codes = np.asarray(codes, dtype=np.float32)
+        if not np.isfinite(codes).all():
+            raise ValueError("inverse_transform needs codes within float32's range "
+                             "(|z| < 3.4e38).")
+        decoded = self._decode_array(torch.from_numpy(codes))
+        if not np.isfinite(decoded).all():
+            raise ValueError(
+                f"Decoding gave NaN or infinite values: codes as large as "
+                f"{float(np.abs(codes).max()):.3g} overflow the network. Codes are posterior "
+                "means, near the prior N(0, I)."
+            )
+        return decoded
 
     def sample(self, n_samples=1, random_state=None):
         """Generate data by decoding draws from the prior.

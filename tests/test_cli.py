@@ -114,9 +114,22 @@ def test_fit_on_a_file_of_images_and_a_joblib_model(tmp_path, capsys):
                  "n_epochs=1", "-p", "conv_channels=4", "-p", "dense_units=8", "-p", "levels=2",
                  "-o", str(model_file)]) == 0
     assert capsys.readouterr().out.strip() == str(model_file)
-    assert main(["traverse", str(model_file), "--images", str(tmp_path / "images.npy"),
-                 "-o", str(tmp_path / "p")]) == 0
+    # Opening a pickle runs its code: refused unless the user says so.
+    assert main(["traverse", str(model_file), "-o", str(tmp_path / "p")]) == 1
+    assert "loading a pickle runs whatever code it holds; pass --allow-pickle-code" in \
+        one_line_error(capsys)
+    assert not (tmp_path / "p" / "traversals.png").exists()
+    assert main(["traverse", str(model_file), "--allow-pickle-code", "--images",
+                 str(tmp_path / "images.npy"), "-o", str(tmp_path / "p")]) == 0
     assert_png(tmp_path / "p" / "traversals.png")
+
+
+def test_a_pickle_of_something_else_is_one_line(tmp_path, capsys):
+    joblib = pytest.importorskip("joblib")
+    joblib.dump({"not": "a model"}, tmp_path / "thing.pkl")
+    assert main(["evaluate", str(tmp_path / "thing.pkl"), "--allow-pickle-code", "--dataset",
+                 "dsprites"]) == 1
+    assert one_line_error(capsys).endswith("holds a dict, not a skdisent model")
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ import numpy as np
 
 __all__ = ["CommandError", "Parser", "MODEL_NAMES", "GENERATED", "FILES", "progress", "notes",
            "positive_int", "non_negative_float", "model_name", "add_data_options", "load_data",
-           "model_image_size", "load_model", "save_model", "write_json"]
+           "model_image_size", "add_model_file_argument", "load_model", "save_model",
+           "write_json"]
 
 #: The models the command knows, by the name used on the command line.
 MODEL_NAMES = {"betavae": "BetaVAE", "vlae": "VLAE", "provlae": "ProVLAE", "ldf": "LDFModel"}
@@ -185,18 +186,48 @@ def save_model(model, path):
     return path
 
 
-def load_model(path):
-    """A saved model: a model file, or a pickle for a ``.joblib``/``.pkl`` path."""
+def add_model_file_argument(parser):
+    """``MODEL_FILE`` and ``--allow-pickle-code``."""
+    parser.add_argument("model_file", metavar="MODEL_FILE",
+                        help="a model file written by skdisent fit or skdisent.save")
+    parser.add_argument("--allow-pickle-code", action="store_true",
+                        help="also open .joblib, .pkl and .pickle files: loading a pickle runs "
+                             "whatever code it holds, so only for files you trust")
+
+
+def load_model(path, allow_pickle_code=False):
+    """A saved model: a model file, or (only when allowed) a pickle.
+
+    Parameters
+    ----------
+    path : path-like
+    allow_pickle_code : bool, default=False
+        Open ``.joblib``, ``.pkl`` and ``.pickle`` files, which runs their code.
+
+    Returns
+    -------
+    model : skdisent estimator
+    """
+    from ..base import BaseDisentangler
+    from ..io import load
+
     path = pathlib.Path(path)
     if not path.is_file():
         raise CommandError(f"no such model file: {path}")
-    if path.suffix in (".joblib", ".pkl", ".pickle"):
-        import joblib
+    if path.suffix not in (".joblib", ".pkl", ".pickle"):
+        return load(path)
+    if not allow_pickle_code:
+        raise CommandError(
+            f"{path} is a pickle, and loading a pickle runs whatever code it holds; pass "
+            "--allow-pickle-code if you trust where it came from, or save the model with "
+            "skdisent.save (a .safetensors model file runs no code)"
+        )
+    import joblib
 
-        return joblib.load(path)  # a pickle: only for files you trust
-    from ..io import load
-
-    return load(path)
+    model = joblib.load(path)
+    if not isinstance(model, BaseDisentangler):
+        raise CommandError(f"{path} holds a {type(model).__name__}, not a skdisent model")
+    return model
 
 
 # -------------------------------------------------------------------- output

@@ -7,6 +7,7 @@ from ._common import (
     GENERATED,
     CommandError,
     add_data_options,
+    add_model_file_argument,
     load_data,
     load_model,
     model_image_size,
@@ -26,7 +27,7 @@ def add_parser(commands):
         description="Score a saved model: reconstruction error, MIG, MIG-sup and FactorVAE "
                     "score, printed as a table and written as JSON.",
     )
-    evaluate.add_argument("model_file", metavar="MODEL_FILE")
+    add_model_file_argument(evaluate)
     add_data_options(evaluate, required=True, size_default_note="default: the model's")
     evaluate.add_argument("--estimator", choices=["histogram", "sampling"], default="histogram",
                           help="MIG estimator (sampling uses the full factor grid of a generated set)")
@@ -38,7 +39,7 @@ def add_parser(commands):
 
 def run(args):
     """Run ``skdisent evaluate`` with the parsed ``args``."""
-    model = load_model(args.model_file)
+    model = load_model(args.model_file, args.allow_pickle_code)
     size = args.image_size
     if size is None and args.dataset:
         size = model_image_size(model)

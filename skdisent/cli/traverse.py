@@ -5,6 +5,7 @@ import pathlib
 from ._common import (
     GENERATED,
     add_data_options,
+    add_model_file_argument,
     load_data,
     load_model,
     model_image_size,
@@ -22,7 +23,7 @@ def add_parser(commands):
                     "reconstructions and (pro-VLAE) information flow. Without data the "
                     "traversals start from the prior mean and need no images.",
     )
-    traverse.add_argument("model_file", metavar="MODEL_FILE")
+    add_model_file_argument(traverse)
     add_data_options(traverse, required=False, size_default_note="default: the model's")
     traverse.add_argument("--index", type=int, default=0, help="image whose code is the reference")
     traverse.add_argument("--n-values", type=positive_int, default=9, help="values per traversal")
@@ -36,7 +37,7 @@ def run(args):
     """Run ``skdisent traverse`` with the parsed ``args``."""
     from .. import plotting
 
-    model = load_model(args.model_file)
+    model = load_model(args.model_file, args.allow_pickle_code)
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     X = None

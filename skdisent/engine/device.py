@@ -31,8 +31,13 @@ def resolve_device(name, fallback=False):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {name!r}.") from None
+    except (RuntimeError, ValueError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {name!r}. skdisent trains "
+            "and runs on CPUs and CUDA GPUs."
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
         if fallback:
             warn(f"device={name!r}, but no CUDA GPU is available here: the model runs on the "

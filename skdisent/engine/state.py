@@ -184,6 +184,9 @@ def _check_optimizer_state(name, optimizer, saved):
                     f"{name}: {key} of parameter {index} has shape {tuple(value.shape)}, the "
                     f"parameter implies {tuple(shape)}"
                 )
+            if not torch.isfinite(value).all():
+                raise ValueError(f"{name}: {key} of parameter {index} holds NaN or infinite "
+                                 "values")
 
 
 def _to_cpu(value):

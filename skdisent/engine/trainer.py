@@ -10,7 +10,7 @@ import time
 import torch
 
 from .._warn import warn
-from .device import autocast
+from .device import autocast, device_generator
 from .finite import FiniteCheck, NonFiniteLossError
 from .optim import load_optimizer_state, set_learning_rates
 from .state_copy import FlatStateCopy
@@ -176,6 +176,7 @@ class Trainer:
         if device.type == "cuda":
             torch.cuda.synchronize(device)  # the epoch's time includes its queued work
         seconds = time.perf_counter() - started
+        self._check_result(batch)
         model.n_iter_ += 1
         record = {"epoch": model.n_iter_, "n_steps": model.n_steps_}
         record.update(model._epoch_record(data, device))
@@ -189,6 +190,39 @@ class Trainer:
         record["images_per_s"] = n_seen / seconds if seconds > 0 else float("inf")
         model.history_.append(record)
         return record
+
+    def _check_result(self, batch):
+        """Refuse an epoch that leaves the model unusable, though every loss was finite.
+
+        The last step of an epoch can make the weights or the optimiser's moments
+        non-finite (a NaN gradient), or so large that inference overflows while
+        training, normalised by its batch statistics, does not: then ``transform`` and
+        ``score`` would give NaN. The state is checked, and the epoch's last batch is
+        scored as ``score`` does, in evaluation mode with a generator of its own (no
+        training draw is used, no statistic updated).
+        """
+        model, epoch = self.model, self.model.n_iter_ + 1
+        tensors = [*model.network_.state_dict().values(),
+                   *(value for optimizer in self.state.optimizers.values()
+                     for moments in optimizer.state.values() for value in moments.values())]
+        finite = [torch.isfinite(t).all() for t in tensors if t.is_floating_point()]
+        if not bool(torch.stack(finite).all()):
+            raise NonFiniteLossError(
+                f"Training made the weights or the optimiser's state non-finite in epoch {epoch}."
+            )
+        x = batch[0] if isinstance(batch, tuple) else batch  # objects first, extras after
+        model.network_.eval()
+        try:
+            with torch.no_grad(), autocast(self.device, model.precision):
+                scores = model._score_batch(x, device_generator(self.device, 0))
+        finally:
+            model.network_.train()
+        if not bool(torch.isfinite(scores).all()):
+            raise NonFiniteLossError(
+                f"After epoch {epoch} the model gives non-finite results in evaluation mode "
+                "(transform and score would be NaN): its weights grew beyond what float32 "
+                "inference can hold."
+            )
 
     # ------------------------------------------------------------ roll-back
 

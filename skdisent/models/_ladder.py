@@ -287,10 +287,9 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
             for j in range(dim)
         ]
 
-    def _initialize(self, layout, device):
-        super()._initialize(layout, device)
-        self.latent_dims_ = tuple(self._latent_dims())
-        self.n_components_ = int(sum(self.latent_dims_))
+    def _fitted_from_network(self, network):
+        dims = tuple(int(d) for d in network.latent_dims)
+        return {"latent_dims_": dims, "n_components_": sum(dims)}
 
     @property
     def levels_(self):

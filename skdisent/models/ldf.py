@@ -307,10 +307,8 @@ class LDFModel(BaseDisentangler):
             return source
         return ObjectsWithPieces(source, pieces, self.n_pieces_, self._training.generator)
 
-    def _initialize(self, layout, device):
-        super()._initialize(layout, device)
-        self.n_pieces_ = self.network_.pieces.n_pieces
-        self.piece_shape_ = self.network_.pieces.piece_shape
+    def _fitted_from_network(self, network):
+        return {"n_pieces_": network.pieces.n_pieces, "piece_shape_": network.pieces.piece_shape}
 
     def _n_epochs_total(self):
         return self.n_epochs
