@@ -73,7 +73,7 @@ def digests():
             model.fit(data, **params)
         weights = [v.detach().cpu().reshape(-1).view(torch.uint8).numpy()
                    for v in model.network_.state_dict().values()]
-        history = [{k: v for k, v in r.items() if k not in ("time", "images_per_s")}
+        history = [{k: v for k, v in r.items() if k not in ("time", "images_per_s", "threads")}
                    for r in model.history_]
         found[name] = {
             "weights": _sha(*weights),

@@ -12,9 +12,18 @@ import torch
 
 from ._data import InputLayout
 from ._model_file import ModelFileError, training_of_format_1
+from .engine.checkpoints import newest_checkpoint
 from .engine.state import TrainingState
 
-__all__ = ["state_document", "apply_state_document"]
+__all__ = ["state_document", "apply_state_document", "resume_from_checkpoint"]
+
+# Parameters a resumed fit may change: how it is run, watched and saved, and its budget.
+# Any other difference means the checkpoint belongs to another fit.
+_RESUMABLE_CHANGES = frozenset({
+    "warm_start", "verbose", "checkpoint_dir", "checkpoint_every", "device", "compile",
+    "precision", "on_nan", "nan_lr_factor", "max_nan_retries", "learning_rate", "n_epochs",
+    "epochs_per_step",
+})
 
 # Network settings that choose how the weights are laid out, not what the model computes:
 # a file may differ from today's default in them, and its network is rebuilt as saved.
@@ -142,6 +151,61 @@ def _checked_fitted(model, fitted, layout, network, n_records, source):
         raise ModelFileError(f"{source} is corrupt: feature_names_in_ is not one name per "
                              "feature.")
     return {**fitted, **derived, "layout_": layout}
+
+
+def resume_from_checkpoint(model, directory):
+    """Set the newest checkpoint of ``directory`` on ``model``, if it is a checkpoint of its fit.
+
+    Parameters
+    ----------
+    model : skdisent estimator
+        An estimator not fitted in this process; it keeps its own parameters.
+    directory : path-like
+        Its ``checkpoint_dir``.
+
+    Returns
+    -------
+    path : pathlib.Path or None
+        The checkpoint set, or None when the folder holds none.
+
+    Raises
+    ------
+    ValueError
+        If the checkpoint is of another model, or of the same model with other
+        settings (another ``beta`` or ``random_state``, say).
+    """
+    found = newest_checkpoint(directory)
+    if found is None:
+        return None
+    path, class_name, document = found
+    name = type(model).__name__
+    if class_name != name:
+        raise ValueError(
+            f"checkpoint_dir={str(directory)!r} holds a checkpoint of a {class_name}; this is a "
+            f"{name}. Give each model its own checkpoint_dir."
+        )
+    saved, own = document["params"] or {}, model.get_params(deep=False)
+    differing = [key for key in sorted(own) if key not in _RESUMABLE_CHANGES
+                 and _plain(own[key]) and _plain(saved.get(key))
+                 and _as_list(saved.get(key)) != _as_list(own[key])]
+    if differing:
+        shown = ", ".join(f"{key}={saved.get(key)!r} there, {own[key]!r} here" for key in differing)
+        raise ValueError(
+            f"checkpoint_dir={str(directory)!r} holds a checkpoint of another fit ({shown}). "
+            "Give each fit its own checkpoint_dir, or fit with warm_start=False to start "
+            "afresh (its checkpoints are then replaced)."
+        )
+    apply_state_document(model, document, source=path)
+    return path
+
+
+def _plain(value):
+    """Whether a parameter value compares by value (not a RandomState or other object)."""
+    return value is None or isinstance(value, (bool, int, float, str, tuple, list))
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _checked_network(model, layout, network_state, source):

@@ -31,7 +31,11 @@ from ._data import (
     validate_input,
 )
 from ._model_file import model_file_bytes
-from ._state_document import apply_state_document, state_document
+from ._state_document import (
+    apply_state_document,
+    resume_from_checkpoint,
+    state_document,
+)
 from ._warn import warn
 from .engine import (
     Checkpoints,
@@ -41,7 +45,7 @@ from .engine import (
     TrainingState,
     active_extra_callbacks,
 )
-from .engine.checkpoints import newest_checkpoint
+from .engine.checkpoints import folder_lock
 from .engine.compiled import CompiledFunctions
 from .engine.device import autocast, device_generator, resolve_device
 from .nn.init import build_on_meta
@@ -128,7 +132,14 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         return self._fit(X)
 
     def _fit(self, X, **fit_inputs):
-        """Validate, set up or resume the fitted state, and train; ``fit``'s body."""
+        """``fit``'s body, holding ``checkpoint_dir`` when there is one."""
+        if self.checkpoint_dir is None:
+            return self._fit_held(X, **fit_inputs)
+        with folder_lock(self.checkpoint_dir):
+            return self._fit_held(X, **fit_inputs)
+
+    def _fit_held(self, X, **fit_inputs):
+        """Validate, set up or resume the fitted state, and train."""
         resume = self.warm_start and (hasattr(self, "network_") or self._resume_from_checkpoint())
         X = self._validate_X(X, reset=not resume, min_samples=2)
         layout = self._input_layout(X)
@@ -192,19 +203,9 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         state in memory; the model keeps its own parameters. Returns whether a
         checkpoint was loaded.
         """
-        if self.checkpoint_dir is None:
+        path = resume_from_checkpoint(self, self.checkpoint_dir) if self.checkpoint_dir else None
+        if path is None:
             return False
-        found = newest_checkpoint(self.checkpoint_dir)
-        if found is None:
-            return False
-        path, class_name, document = found
-        if class_name != type(self).__name__:
-            raise ValueError(
-                f"checkpoint_dir={str(self.checkpoint_dir)!r} holds a checkpoint of a "
-                f"{class_name}; this is a {type(self).__name__}. Give each model its own "
-                "checkpoint_dir."
-            )
-        apply_state_document(self, document, source=path)
         if self.verbose:
             print(f"[{type(self).__name__}] resuming from {path} after epoch {self.n_iter_}",
                   flush=True)

@@ -136,6 +136,12 @@ def test_history_records_time_and_images_per_second(images):
         assert record["images_per_s"] == pytest.approx(n_seen / record["time"])
 
 
+def test_history_records_the_thread_count_results_depend_on(images, monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)  # what the record reads
+    model = clone(MODELS[1]).fit(images)
+    assert [record["threads"] for record in model.history_] == [3, 3]
+
+
 # ------------------------------------------------- the training step's overheads
 
 

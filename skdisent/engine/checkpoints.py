@@ -4,15 +4,21 @@ A checkpoint is a model file named ``epoch-<n>.safetensors`` after the number of
 epochs it has run, written into the folder given as ``checkpoint_dir``. A folder
 holds at most two: the newest and the one before it, so that a checkpoint spoiled
 after it was written (a full disk, a faulty copy) still leaves one to resume from.
+A fit holds its folder (:func:`folder_lock`): a second fit that checkpoints into it at
+the same time is refused, rather than deleting the first one's files.
 """
 
+import contextlib
+import os
 import pathlib
 import re
+import socket
 
 from .._model_file import ModelFileError, read_model_file, write_atomic
 from .._warn import warn
 
-__all__ = ["checkpoint_name", "checkpoint_files", "write_checkpoint", "newest_checkpoint"]
+__all__ = ["checkpoint_name", "checkpoint_files", "write_checkpoint", "newest_checkpoint",
+           "folder_lock"]
 
 _NAME = re.compile(r"^epoch-(\d+)\.safetensors$")
 
@@ -103,3 +109,69 @@ def newest_checkpoint(directory):
             continue
         return path, class_name, document
     return None
+
+
+@contextlib.contextmanager
+def folder_lock(directory):
+    """Hold ``directory`` for one fit, or raise if another live fit holds it.
+
+    The lock is a file ``.lock`` naming the host and process that hold it, created
+    atomically and removed when the ``with`` block ends. A lock whose process is gone
+    (on this host) is taken over.
+
+    Parameters
+    ----------
+    directory : path-like
+        A ``checkpoint_dir``; created if needed.
+
+    Raises
+    ------
+    ValueError
+        If another fit, in this process or another one, holds the folder.
+    """
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / ".lock"
+    while True:
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _holder(path)
+            if holder is None or not _gone(*holder):
+                host, pid = holder or ("?", "?")
+                raise ValueError(
+                    f"checkpoint_dir={str(directory)!r} is in use by another fit (process {pid} "
+                    f"on {host}): give each fit its own checkpoint_dir. If that fit is no "
+                    f"longer running, delete {path}."
+                ) from None
+            path.unlink(missing_ok=True)  # left by a process that died
+            continue
+        with os.fdopen(descriptor, "w") as file:
+            file.write(f"{socket.gethostname()} {os.getpid()}")
+        break
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _holder(path):
+    """``(host, pid)`` written in a lock file, or None while it is being written."""
+    try:
+        host, pid = path.read_text().split()
+        return host, int(pid)
+    except (OSError, ValueError):
+        return None
+
+
+def _gone(host, pid):
+    """Whether the process ``pid`` of ``host`` has ended (only known on this host)."""
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -188,6 +188,7 @@ class Trainer:
                 record.update({f"{key}_{i + 1}": float(v) for i, v in enumerate(mean)})
         record["time"] = seconds
         record["images_per_s"] = n_seen / seconds if seconds > 0 else float("inf")
+        record["threads"] = torch.get_num_threads()  # results depend on it (float sums)
         model.history_.append(record)
         return record
 

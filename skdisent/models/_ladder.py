@@ -129,7 +129,10 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         the next non-finite loss raises.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling and the reparameterisation noise:
-        a CPU fit with an int is repeatable bit for bit.
+        a CPU fit with an int is repeatable bit for bit on the same CPU, torch version
+        and number of torch threads (``history_`` records it as ``threads``; sums
+        split over more threads round differently, and joblib's worker processes,
+        as in ``GridSearchCV(n_jobs=2)``, run one thread each).
     verbose : int, default=0
         Print one line per epoch when positive."""
 

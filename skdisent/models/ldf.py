@@ -117,7 +117,8 @@ class LDFModel(BaseDisentangler):
         Retries allowed with ``on_nan="reduce_lr"``.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling and the prior draws: a CPU fit with an
-        int is repeatable bit for bit.
+        int is repeatable bit for bit on the same CPU, torch version and number of torch
+        threads (recorded in ``history_`` as ``threads``).
     verbose : int, default=0
         Print one line per epoch when positive.
 
@@ -137,7 +138,8 @@ class LDFModel(BaseDisentangler):
         (``lower_`` and ``upper_``) ``discriminator`` (its loss), ``penalty`` (the Roth
         et al. regulariser), ``adversarial`` (the encoder and generator's loss),
         ``reconstruction`` and ``shortcut`` (mean per-feature errors); then ``time``
-        (seconds) and ``images_per_s`` (objects per second).
+        (seconds), ``images_per_s`` (objects per second) and ``threads`` (torch's CPU
+        threads).
     n_iter_ : int
         Number of epochs run.
     n_steps_ : int

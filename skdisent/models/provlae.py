@@ -67,9 +67,10 @@ class ProVLAE(LadderModel):
         One record per epoch: ``epoch``, ``n_steps``, ``step`` (the progressive
         step), ``active_levels``, ``fade_in`` (the newest level's gate at the end of
         the epoch), ``loss``, ``reconstruction`` (negative log-likelihood per sample,
-        nats), ``kl_<l>`` per level (level 1 the shallowest), ``time`` (seconds) and
-        ``images_per_s``. The record of the last epoch of each progressive step
-        also holds ``information_<l>``, ``I(x; z_l)`` in nats per level, and
+        nats), ``kl_<l>`` per level (level 1 the shallowest), ``time`` (seconds),
+        ``images_per_s`` and ``threads`` (torch's CPU threads). The record of the
+        last epoch of each progressive step also holds ``information_<l>``,
+        ``I(x; z_l)`` in nats per level, and
         ``information_total``, ``I(x; z)`` (see ``information_per_step_``).
     information_per_step_ : ndarray of shape (n_completed_steps, levels)
         ``I(x; z_l)`` in nats per level (columns shallowest first) at the end of

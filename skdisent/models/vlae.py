@@ -39,7 +39,8 @@ class VLAE(LadderModel):
     history_ : list of dict
         One record per epoch: ``epoch``, ``n_steps``, ``loss``, ``reconstruction``
         (negative log-likelihood per sample, nats), ``kl_<l>`` per level (level 1 the
-        shallowest), ``time`` (seconds) and ``images_per_s``.
+        shallowest), ``time`` (seconds), ``images_per_s`` and ``threads`` (torch's CPU
+        threads).
     n_iter_ : int
         Number of epochs run.
     n_steps_ : int

@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,14 +25,13 @@ import skdisent.engine.callbacks
 from skdisent import (
     VLAE,
     BetaVAE,
-    ModelFileError,
     NonFiniteLossError,
     ProVLAE,
     load,
     load_checkpoint,
     save,
 )
-from skdisent.engine import Trainer
+from skdisent.engine import Callback, Trainer, extra_callbacks
 from skdisent.engine.checkpoints import checkpoint_files
 
 from .conftest import TINY
@@ -323,8 +323,18 @@ def test_resuming_needs_the_same_model(tmp_path, monkeypatch):
         clone(BASES["BetaVAE"]).set_params(checkpoint_dir=tmp_path, warm_start=True).fit(X)
     other = clone(BASES["VLAE"]).set_params(checkpoint_dir=tmp_path, warm_start=True,
                                             conv_channels=8)
-    with pytest.raises(ModelFileError, match="conv_channels=8 from the parameters but 4"):
+    with pytest.raises(ValueError, match="checkpoint of another fit .conv_channels=4 there, 8 "
+                                         "here"):
         other.fit(X)
+    # Another seed or beta is another fit too: it used to resume from this one's checkpoint.
+    for params in (dict(random_state=1), dict(beta=4.0)):
+        other = clone(BASES["VLAE"]).set_params(checkpoint_dir=tmp_path, warm_start=True, **params)
+        with pytest.raises(ValueError, match=f"{list(params)[0]}=.* there, .* here"):
+            other.fit(X)
+        assert not hasattr(other, "network_")
+    # A longer budget, another learning rate or device continue the same fit.
+    clone(BASES["VLAE"]).set_params(checkpoint_dir=tmp_path, warm_start=True, n_epochs=4,
+                                    learning_rate=1e-4).fit(X)
     with pytest.raises(FileNotFoundError, match="No readable checkpoint"):
         load_checkpoint(tmp_path / "nothing")
 
@@ -392,6 +402,45 @@ def test_new_parameters_are_validated():
                 dict(max_nan_retries=-1), dict(checkpoint_dir=3)):
         with pytest.raises(ValueError, match=list(bad)[0]):
             clone(BASES["VLAE"]).set_params(**bad).fit(X)
+
+
+def test_two_fits_cannot_checkpoint_into_one_folder_at_once(tmp_path):
+    second = clone(BASES["VLAE"]).set_params(checkpoint_dir=tmp_path, random_state=1)
+    refused = []
+
+    class StartSecondFit(Callback):
+        def on_epoch_end(self, trainer, record):
+            if trainer.model is not second and record["epoch"] == 1:
+                with pytest.raises(ValueError) as error:
+                    second.fit(X)
+                refused.append(str(error.value))
+
+    first = clone(BASES["VLAE"]).set_params(checkpoint_dir=tmp_path)
+    with extra_callbacks(StartSecondFit()):
+        first.fit(X)
+    assert len(refused) == 1
+    assert f"is in use by another fit (process {os.getpid()} on" in refused[0]
+    assert not hasattr(second, "network_")
+    # The first fit's checkpoints are whole, and the folder is free again.
+    assert [p.name for p in checkpoint_files(tmp_path)] == [
+        "epoch-000002.safetensors", "epoch-000003.safetensors"]
+    assert_same_fit(load(tmp_path / "epoch-000003.safetensors"), first)
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    (tmp_path / ".lock").write_text(f"{socket.gethostname()} {finished.stdout.strip()}")
+    clone(BASES["VLAE"]).set_params(checkpoint_dir=tmp_path).fit(X)
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_a_fit_that_fails_frees_its_folder(tmp_path, monkeypatch):
+    model = poison(monkeypatch, clone(BASES["VLAE"]).set_params(checkpoint_dir=tmp_path), {6})
+    with pytest.raises(NonFiniteLossError):
+        model.fit(X)
+    assert not (tmp_path / ".lock").exists()
 
 
 def test_checkpoint_files_ignore_other_files(tmp_path):
