@@ -9,6 +9,8 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 from urllib.request import urlopen
@@ -172,6 +174,52 @@ def atomic_write(path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def physical_memory():
+    """Bytes of memory of this machine, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(nbytes, what):
+    """Refuse, before allocating, to make something larger than this machine's memory.
+
+    Parameters
+    ----------
+    nbytes : int
+        What it would take, at least.
+    what : str
+        Named in the message, e.g. ``"make_dsprites(n_samples=10**9, size=64)"``.
+    """
+    total = physical_memory()
+    if total is not None and nbytes > total:
+        raise ValueError(
+            f"{what} needs about {nbytes / 2**30:,.1f} GiB of memory; this machine has "
+            f"{total / 2**30:,.1f} GiB. Ask for fewer samples or smaller images."
+        )
+
+
+@contextlib.contextmanager
+def reading(path, remedy):
+    """Turn what reading a damaged file raises into one error that says where it is and what to do.
+
+    Parameters
+    ----------
+    path : path-like
+        The file read inside the ``with`` block.
+    remedy : str
+        How to get a good file again.
+    """
+    try:
+        yield
+    except (OSError, EOFError, KeyError, IndexError, ValueError, TypeError, zipfile.BadZipFile,
+            zlib.error) as error:
+        raise ValueError(
+            f"{path} is damaged and cannot be read ({type(error).__name__}: {error}). {remedy}"
+        ) from None
 
 
 def import_optional(module, extra):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import atomic_write, dataset_folder, import_optional, make_bunch
+from ._base import atomic_write, dataset_folder, import_optional, make_bunch, reading
 
 CELEBA_CROP = (15, 45, 163, 193)  # left, upper, right, lower: a 148x148 square of the 178x218 aligned faces
 _SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -108,7 +108,8 @@ def load_celeba(*, data_home=None, folder=None, n_images=None, size=64, crop=CEL
     cache_path = celeba_home / f"celeba_{int(size)}_{tag}.npz"
     images = None
     if cache and cache_path.exists():
-        with np.load(cache_path) as cached:
+        with reading(cache_path, "Delete it (a cache of the decoded images) and call again."), \
+                np.load(cache_path) as cached:
             cached_names = list(cached["filenames"])
             if cached_names[: len(names)] == names:
                 images = cached["images"][: len(names)]

@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._base import RemoteFile, fetch_file, make_bunch
+from ._base import RemoteFile, check_memory, fetch_file, make_bunch, reading
 from ._sampling import grid_or_sample
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "posX", "posY")
@@ -79,10 +79,16 @@ class _Canvas:
         self.size, self.q, self.s = size, step.denominator, step.numerator
         n_pos = FACTOR_SIZES[3]
         self.offset = (n_pos - 1) * self.s  # fine index of pixel 0 for the last position
-        self.width = (size - 1) * self.q + self.offset + 1
+        self.width = self.width_of(size)
         first_centre = (size - (n_pos - 1) * float(step)) / 2
         # sprite-frame coordinate (pixels) of every fine sample point
         self.coords = (np.arange(self.width) - self.offset) / self.q + 0.5 - first_centre
+
+    @staticmethod
+    def width_of(size):
+        """Side of the fine bitmap for images of ``size`` pixels."""
+        step = (_STEP * size).limit_denominator(_MAX_OVERSAMPLING)
+        return (size - 1) * step.denominator + (FACTOR_SIZES[3] - 1) * step.numerator + 1
 
     def render(self, shape, scale, orientations):
         """Return a view ``(n_orientations, n_posX, n_posY, size, size)`` of the rendered sprites."""
@@ -189,6 +195,15 @@ def make_dsprites(n_samples=None, *, factors=None, size=64, random_state=None, r
     """
     if not isinstance(size, (int, np.integer)) or size < 16:
         raise ValueError(f"size must be an int >= 16, got {size!r}.")
+    n = np.prod(FACTOR_SIZES) if factors is None and n_samples is None else None
+    n = len(factors) if factors is not None else (n_samples if n is None else n)
+    if isinstance(n, (int, np.integer)):  # other values get check_count's message below
+        width = _Canvas.width_of(int(size))
+        # the images, the factors, and one shape's bitmap of every orientation with the
+        # float coordinates it is drawn from
+        check_memory(int(n) * (size * size + 8 * len(FACTOR_SIZES))
+                     + FACTOR_SIZES[2] * width * width * 25,
+                     f"make_dsprites(n_samples={n}, size={size})")
     factors = grid_or_sample(n_samples, factors, FACTOR_SIZES, random_state)
     images = _render(factors, int(size))
     return make_bunch(
@@ -243,11 +258,15 @@ def load_dsprites(*, data_home=None, download_if_missing=False, checksum=None, r
         The file does not hold the arrays of the dSprites file.
     """
     path = fetch_file(DSPRITES, data_home, download_if_missing=download_if_missing, checksum=checksum)
-    with np.load(path) as archive:
-        missing = {"imgs", "latents_classes"} - set(archive.files)
-        if missing:
-            raise ValueError(f"{path} is not the dSprites file: it lacks the arrays {sorted(missing)}.")
-        images, classes = archive["imgs"], archive["latents_classes"]
+    with reading(path, "Delete it and call load_dsprites(download_if_missing=True), or put a good "
+                       f"copy of {DSPRITES.filename} there."):
+        with np.load(path) as archive:
+            files = set(archive.files)
+            if {"imgs", "latents_classes"} <= files:
+                images, classes = archive["imgs"], archive["latents_classes"]
+    missing = {"imgs", "latents_classes"} - files
+    if missing:
+        raise ValueError(f"{path} is not the dSprites file: it lacks the arrays {sorted(missing)}.")
     n = len(images)
     if images.dtype != np.uint8 or images.shape[1:] != (64, 64) or classes.shape != (n, 6):
         raise ValueError(

@@ -5,7 +5,7 @@ import importlib.util
 import numpy as np
 from sklearn.datasets import fetch_openml
 
-from ._base import atomic_write, dataset_folder, get_data_home, make_bunch
+from ._base import atomic_write, dataset_folder, get_data_home, make_bunch, reading
 
 MNIST_OPENML_ID = 554  # mnist_784, version 1: 60,000 training then 10,000 test images
 _CACHE = "mnist_784.npz"
@@ -25,7 +25,7 @@ def _fetch(cache, data_home):
     images = np.asarray(mnist.data).astype(np.uint8).reshape(-1, 28, 28)
     labels = np.asarray(mnist.target).astype(np.intp)
     with atomic_write(cache) as file:
-        np.savez(file, images=images, labels=labels, n_train=60_000)
+        np.savez(file, images=images, labels=labels, n_train=min(60_000, len(images)))
 
 
 def load_mnist(*, subset="all", size=28, data_home=None, download_if_missing=True, return_X_y=False):
@@ -79,10 +79,15 @@ def load_mnist(*, subset="all", size=28, data_home=None, download_if_missing=Tru
                 f"copy {_CACHE} from the data home of a machine where load_mnist() worked to {cache}."
             )
         _fetch(cache, get_data_home(data_home))
-    with np.load(cache) as file:
+    remedy = "Delete it and call load_mnist(download_if_missing=True) to fetch MNIST again."
+    with reading(cache, remedy), np.load(cache) as file:
         images, labels, n_train = file["images"], file["labels"], int(file["n_train"])
-    if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or labels.shape != (len(images),):
-        raise ValueError(f"{cache} is not an MNIST cache written by load_mnist; delete it and call again.")
+    if (images.dtype != np.uint8 or images.shape[1:] != (28, 28) or labels.shape != (len(images),)
+            or not 0 <= n_train <= len(images) or not np.isin(labels, np.arange(10)).all()):
+        raise ValueError(
+            f"{cache} is not an MNIST cache written by load_mnist (images of 28x28 uint8, labels "
+            f"0..9, the training set's size within the images). {remedy}"
+        )
     part = {"all": slice(None), "train": slice(None, n_train), "test": slice(n_train, None)}[subset]
     images, labels = images[part], labels[part].astype(np.intp)
     if size == 32:

@@ -2,7 +2,14 @@
 
 import numpy as np
 
-from ._base import RemoteFile, fetch_file, import_optional, make_bunch
+from ._base import (
+    RemoteFile,
+    check_memory,
+    fetch_file,
+    import_optional,
+    make_bunch,
+    reading,
+)
 from ._sampling import factors_to_indices, grid_or_sample, indices_to_factors
 
 FACTOR_NAMES = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
@@ -305,6 +312,16 @@ def make_shapes3d(n_samples=None, *, factors=None, size=64, random_state=None, r
     """
     if not isinstance(size, (int, np.integer)) or size < 8:
         raise ValueError(f"size must be an int >= 8, got {size!r}.")
+    n = np.prod(FACTOR_SIZES) if factors is None and n_samples is None else None
+    n = len(factors) if factors is not None else (n_samples if n is None else n)
+    if isinstance(n, (int, np.integer)):  # other values get check_count's message below
+        pixels = int(size) ** 2
+        geometries = min(int(n), int(np.prod(_GEOMETRY_SIZES)))
+        # the images and factors, each geometry's shading and colour tables, and the
+        # rays of one orientation with their hits at every scale
+        check_memory(int(n) * (3 * pixels + 8 * len(FACTOR_SIZES)) + geometries * 250 * pixels
+                     + _SUPERSAMPLING**2 * pixels * 400,
+                     f"make_shapes3d(n_samples={n}, size={size})")
     factors = grid_or_sample(n_samples, factors, FACTOR_SIZES, random_state)
     return make_bunch(
         _render(factors, int(size)),
@@ -359,19 +376,23 @@ def load_shapes3d(*, data_home=None, download_if_missing=False, checksum=None, r
     """
     h5py = import_optional("h5py", "h5")
     path = fetch_file(SHAPES3D, data_home, download_if_missing=download_if_missing, checksum=checksum)
-    with h5py.File(path, "r") as file:
-        if not {"images", "labels"} <= set(file):
-            raise ValueError(f"{path} is not the 3DShapes file: it lacks 'images' or 'labels'.")
-        source, labels = file["images"], file["labels"][()]
-        n = len(source)
-        if source.dtype != np.uint8 or source.shape[1:] != (64, 64, 3) or labels.shape != (n, 6):
-            raise ValueError(
-                f"{path} is not the 3DShapes file: images {source.dtype} {source.shape}, labels "
-                f"{labels.shape} (expected uint8 (n, 64, 64, 3) and (n, 6))."
-            )
-        images = np.empty((n, 3, 64, 64), dtype=np.uint8)
-        for start in range(0, n, 10_000):
-            images[start : start + 10_000] = source[start : start + 10_000].transpose(0, 3, 1, 2)
+    with reading(path, "Delete it and call load_shapes3d(download_if_missing=True), or put a good "
+                       f"copy of {SHAPES3D.filename} there."), h5py.File(path, "r") as file:
+        complete = {"images", "labels"} <= set(file)
+        if complete:
+            source, labels = file["images"], file["labels"][()]
+            n, layout = len(source), (source.dtype, source.shape, labels.shape)
+            if layout == (np.uint8, (n, 64, 64, 3), (n, 6)):
+                images = np.empty((n, 3, 64, 64), dtype=np.uint8)
+                for start in range(0, n, 10_000):
+                    images[start : start + 10_000] = source[start : start + 10_000].transpose(0, 3, 1, 2)
+    if not complete:
+        raise ValueError(f"{path} is not the 3DShapes file: it lacks 'images' or 'labels'.")
+    if layout != (np.uint8, (n, 64, 64, 3), (n, 6)):
+        raise ValueError(
+            f"{path} is not the 3DShapes file: images {layout[0]} {layout[1]}, labels {layout[2]} "
+            "(expected uint8 (n, 64, 64, 3) and (n, 6))."
+        )
     factors = np.empty(labels.shape, dtype=np.intp)
     for k, values in enumerate(_factor_values()):
         distance = np.abs(labels[:, k, None] - values)

@@ -136,3 +136,58 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
 def test_import_optional_names_the_extra():
     with pytest.raises(ImportError, match=r'pip install "skdisent\[h5\]"'):
         import_optional("a_module_that_does_not_exist", "h5")
+
+
+# ------------------------------------------------------------- damaged files and sizes
+
+
+@pytest.mark.parametrize("make", ["make_dsprites", "make_shapes3d"])
+@pytest.mark.parametrize("size_args", [{"n_samples": 10**12}, {"n_samples": 1, "size": 100_000}])
+def test_a_generator_refuses_what_memory_cannot_hold_before_allocating(make, size_args):
+    import skdisent.datasets as datasets
+
+    with pytest.raises(ValueError, match=r"needs about [\d,.]+ GiB of memory; this machine has"):
+        getattr(datasets, make)(**size_args)
+
+
+def test_damaged_files_say_where_they_are_and_what_to_do(data_home):
+    import hashlib
+
+    import numpy as np
+
+    from skdisent.datasets import load_dsprites, load_mnist
+    from skdisent.datasets import _dsprites
+
+    path = data_home / "dsprites" / _dsprites.DSPRITES.filename
+    path.parent.mkdir()
+    np.savez(path, imgs=np.zeros((2, 64, 64), np.uint8), latents_classes=np.zeros((2, 6), int))
+    path.write_bytes(path.read_bytes()[:-40])  # truncated
+    checksum = "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match=f"{path} is damaged and cannot be read .*Delete it and "
+                                         r"call load_dsprites\(download_if_missing=True\)"):
+        load_dsprites(data_home=data_home, checksum=checksum)
+    path.write_bytes(b"not an archive at all")
+    checksum = "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match="is damaged and cannot be read"):
+        load_dsprites(data_home=data_home, checksum=checksum)
+    cache = data_home / "mnist" / "mnist_784.npz"
+    cache.parent.mkdir()
+    np.savez(cache, images=np.zeros((3, 28, 28), object), labels=np.arange(3), n_train=2)
+    with pytest.raises(ValueError, match=r"mnist_784.npz is damaged .*load_mnist\("
+                                         "download_if_missing=True"):
+        load_mnist(data_home=data_home)
+
+
+@pytest.mark.parametrize("labels, n_train", [([0, 1, 99], 2), ([0, 1, 2], 5), ([0, 1, 2], -1)])
+def test_an_mnist_cache_out_of_its_ranges_is_refused(data_home, labels, n_train):
+    import numpy as np
+
+    from skdisent.datasets import load_mnist
+
+    cache = data_home / "mnist" / "mnist_784.npz"
+    cache.parent.mkdir()
+    np.savez(cache, images=np.zeros((3, 28, 28), np.uint8), labels=np.array(labels),
+             n_train=n_train)
+    with pytest.raises(ValueError, match="is not an MNIST cache written by load_mnist .*labels "
+                                         "0..9, the training set's size within the images"):
+        load_mnist(data_home=data_home)
