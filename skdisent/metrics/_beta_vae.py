@@ -8,6 +8,9 @@ Where this differs from disentanglement_lib
   replacement). Every value of every factor needs at least ``batch_size`` samples in the
   pool, or a ValueError says which.
 - A constant factor is left out with a ``UserWarning``.
+- A latent whose values lie beyond 2**64 in magnitude (or are all below 2**-64) is first
+  multiplied by the power of two that brings it into [1, 2) (``_validation.scaled_extremes``):
+  the references overflow or never finish on such codes; ordinary codes are untouched.
 """
 
 import numpy as np

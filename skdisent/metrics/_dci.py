@@ -10,6 +10,9 @@ Where this differs from disentanglement_lib
 - With a single factor (or a single latent) the entropy base is 1; disentanglement_lib
   returns NaN there, here each latent's disentanglement (each factor's completeness) is 1.
 - A constant factor is left out with a ``UserWarning`` (a classifier cannot be fitted to it).
+- A latent whose values lie beyond 2**64 in magnitude (or are all below 2**-64) is first
+  multiplied by the power of two that brings it into [1, 2) (``_validation.scaled_extremes``):
+  the references overflow or never finish on such codes; ordinary codes are untouched.
 """
 
 import numpy as np
@@ -17,7 +20,12 @@ from sklearn.base import clone
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.utils import check_random_state
 
-from ._validation import check_codes_factors, drop_constant_factors, train_test_indices
+from ._validation import (
+    check_codes_factors,
+    drop_constant_factors,
+    scaled_extremes,
+    train_test_indices,
+)
 
 __all__ = ["dci"]
 
@@ -136,6 +144,7 @@ def dci(codes, factors, *, estimator=None, test_size=1 / 3, random_state=None):
     informativeness_train 1.0
     """
     codes, factors = check_codes_factors(codes, factors)
+    codes = scaled_extremes(codes)
     factors = factors[:, drop_constant_factors(factors, "dci")]
     rng = check_random_state(random_state)
     train, test = train_test_indices(codes.shape[0], test_size, rng, "dci")

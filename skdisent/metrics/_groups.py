@@ -10,7 +10,12 @@ draws, so repeats are possible there too).
 
 import numpy as np
 
-from ._validation import check_codes_factors, check_count, drop_constant_factors
+from ._validation import (
+    check_codes_factors,
+    check_count,
+    drop_constant_factors,
+    scaled_extremes,
+)
 
 __all__ = ["FactorGroups", "check_pool", "check_positive_int", "chunks"]
 
@@ -83,6 +88,7 @@ def check_pool(codes, factors, batch_size, n_train, n_eval, metric):
     least ``batch_size`` samples.
     """
     codes, factors = check_codes_factors(codes, factors)
+    codes = scaled_extremes(codes)
     batch_size = check_positive_int(batch_size, "batch_size", metric, minimum=2)
     n_train = check_positive_int(n_train, "n_train", metric)
     n_eval = check_positive_int(n_eval, "n_eval", metric)

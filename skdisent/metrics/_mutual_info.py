@@ -6,7 +6,9 @@ disentanglement_lib's ``histogram_discretizer`` does (``np.digitize`` against th
 is the plug-in estimate of scikit-learn's ``mutual_info_score``, in nats. The difference is
 speed only: all latent/factor contingency tables come from one ``np.bincount`` per factor
 instead of one ``mutual_info_score`` call per pair, and the values agree with that loop to
-1e-10 (see ``benchmarks/bench_metrics.py``).
+1e-10 (see ``benchmarks/bench_metrics.py``). Each latent is first multiplied by a power of two
+(exact, and binned the same), so codes near the largest float or subnormal ones, on which
+disentanglement_lib's ``np.histogram`` fails, are binned too.
 """
 
 import numpy as np
@@ -25,6 +27,7 @@ def histogram_bins(codes, n_bins):
     is corrected against them (rounding moves it by one bin at most).
     """
     n_samples, n_latents = codes.shape
+    codes = _scaled_to_unit(codes)
     lo, hi = codes.min(axis=0), codes.max(axis=0)
     flat = lo == hi
     lo = np.where(flat, lo - 0.5, lo).astype(codes.dtype)
@@ -42,6 +45,22 @@ def histogram_bins(codes, n_bins):
     where += 1
     bins += codes >= column_edges.take(where)
     return bins
+
+
+def _scaled_to_unit(codes):
+    """Each column times the power of two that brings its largest magnitude into [1, 2).
+
+    Equal-width bins are the same for a column and its multiple by a power of two, which
+    every float represents exactly, so ordinary codes bin as before. Codes near the
+    largest float (whose range overflows) or subnormal ones (whose bin width does) are
+    binned as ordinary ones.
+    """
+    largest = np.abs(codes).max(axis=0).astype(np.float64)
+    exponent = np.zeros(largest.shape, dtype=np.int64)
+    positive = largest > 0
+    exponent[positive] = np.floor(np.log2(largest[positive]))
+    with np.errstate(under="ignore"):  # values far below a column's largest may vanish
+        return np.ldexp(codes.astype(np.float64), -exponent).astype(codes.dtype)
 
 
 def _xlogx_sum(counts, axis):

@@ -49,6 +49,9 @@ Where this differs from the references
   aggregate posterior still runs over the whole grid.
 - A constant factor (``log |v_k| = 0``) gets a column of zeros in the matrix and is left
   out of MIG and MIG-sup with a ``UserWarning``; with no active latent MIG-sup is 0.0.
+- Means beyond ``+-1e100`` and log-variances beyond ``+-600`` raise a ValueError (the
+  densities would overflow float64); float32 blocks are used only while squared
+  distances and precisions stay within float32's range.
 """
 
 import math
@@ -69,6 +72,8 @@ _FLOOR = {torch.float32: -80.0, torch.float64: -700.0}
 _RISKY = {torch.float32: -40.0, torch.float64: -600.0}
 # float32 is used when its rounding of z - mu is below this fraction of the smallest sigma
 _FLOAT32_TOLERANCE = 2.5e-4
+# ... and every precision exp(-logvar) is a normal float32 (e^80 = 5.5e34)
+_FLOAT32_LOGVAR = 80.0
 _SAMPLE_CHUNK = 1024
 _MIN_COMPONENTS = 256
 _DRAW_CHUNK = 65536
@@ -96,12 +101,14 @@ class _Posteriors:
         for start in range(0, n, _DRAW_CHUNK):
             stop = min(start + _DRAW_CHUNK, n)
             self.eps[start:stop] = torch.from_numpy(rng.standard_normal((stop - start, k)))
-        # float32 is enough when its rounding of z - mu stays far below every sigma
+        # float32 is enough when its rounding of z - mu stays far below every sigma, and
+        # squared distances and precisions stay within its normal range
         largest = max(float(self.mu.max()), -float(self.mu.min()))
         spread = largest + 6.0 * math.exp(0.5 * float(self.logvar.max()))
         sigma_min = math.exp(0.5 * float(self.logvar.min()))
-        self.dtype = (torch.float32 if spread * 2.0**-24 <= _FLOAT32_TOLERANCE * sigma_min
-                      else torch.float64)
+        in_range = spread < 1e18 and float(self.logvar.abs().max()) <= _FLOAT32_LOGVAR
+        self.dtype = (torch.float32 if in_range
+                      and spread * 2.0**-24 <= _FLOAT32_TOLERANCE * sigma_min else torch.float64)
 
     @property
     def n(self):

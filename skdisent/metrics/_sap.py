@@ -6,6 +6,10 @@ Where this differs from disentanglement_lib
   a pool is split at random (``test_size``, 1/3 by default). With ``continuous_factors``
   the squared correlations use the whole pool (nothing is fitted).
 - A constant factor is left out with a ``UserWarning``; SAP needs at least 2 latents.
+- A latent whose values lie beyond 2**64 in magnitude (or are all below 2**-64) is first
+  multiplied by the power of two that brings it into [1, 2) (``_validation.scaled_extremes``):
+  the references overflow or never finish on such codes; ordinary codes are untouched.
+- With ``continuous_factors`` a squared correlation that rounding takes past 1 is 1.
 """
 
 import numpy as np
@@ -17,6 +21,7 @@ from ._validation import (
     check_codes_factors,
     check_count,
     drop_constant_factors,
+    scaled_extremes,
     train_test_indices,
 )
 
@@ -31,7 +36,8 @@ def _squared_correlation(codes, factors):
     var_c, var_v = (c**2).sum(axis=0), (v**2).sum(axis=0)
     n = codes.shape[0] - 1
     live = var_c / n > 1e-12
-    return np.where(live[:, None], cov**2 / np.where(live, var_c, 1.0)[:, None] / var_v, 0.0)
+    squared = np.where(live[:, None], cov**2 / np.where(live, var_c, 1.0)[:, None] / var_v, 0.0)
+    return np.clip(squared, 0.0, 1.0)  # rounding can take a perfect correlation past 1
 
 
 def _classification_accuracy(codes, factors, test_size, rng):
@@ -103,6 +109,7 @@ def sap(codes, factors, *, continuous_factors=False, test_size=1 / 3, random_sta
     1.0
     """
     codes, factors = check_codes_factors(codes, factors)
+    codes = scaled_extremes(codes)
     check_count(codes.shape[1], 2, "latents", "sap")
     factors = factors[:, drop_constant_factors(factors, "sap")]
     if continuous_factors:

@@ -28,7 +28,11 @@ __all__ = [
     "drop_constant_factors",
     "encode_factor",
     "train_test_indices",
+    "scaled_extremes",
 ]
+
+# Codes beyond this magnitude (or below its inverse) are rescaled for the classifiers.
+_EXTREME = 2.0**64
 
 
 def check_codes(codes, *, name="codes", min_samples=2):
@@ -118,8 +122,17 @@ def check_codes_factors(codes, factors, *, min_samples=2):
     return codes, check_factors(factors, codes.shape[0])
 
 
+# Posteriors beyond these bounds overflow float64's squared distances or precisions.
+MAX_ABS_MEAN = 1e100
+MAX_ABS_LOGVAR = 600.0
+
+
 def check_posterior(means, logvars, factors=None):
-    """Validate posterior means and log-variances (and factors, when given) as float64."""
+    """Validate posterior means and log-variances (and factors, when given) as float64.
+
+    Means must lie within ``+-1e100`` and log-variances within ``+-600`` (variances from
+    e^-600 to e^600): beyond, the densities of the sampling estimator overflow float64.
+    """
     means = check_codes(means, name="means").astype(np.float64, copy=False)
     logvars = check_codes(logvars, name="logvars").astype(np.float64, copy=False)
     if means.shape != logvars.shape:
@@ -127,6 +140,16 @@ def check_posterior(means, logvars, factors=None):
             f"means has shape {means.shape} but logvars has shape {logvars.shape}; "
             "expected one log-variance per posterior mean."
         )
+    for name, values, bound in (("means", means, MAX_ABS_MEAN),
+                                ("logvars", logvars, MAX_ABS_LOGVAR)):
+        beyond = np.abs(values) > bound
+        if beyond.any():
+            row, col = np.argwhere(beyond)[0]
+            raise ValueError(
+                f"{name} must lie within +-{bound:g}; got {values[row, col]:.4g} at row {row}, "
+                f"column {col}. Posteriors this far out overflow the densities the estimator "
+                "sums."
+            )
     if factors is None:
         return means, logvars
     return means, logvars, check_factors(factors, means.shape[0], codes_name="means")
@@ -186,3 +209,32 @@ def train_test_indices(n_samples, test_size, rng, metric):
         )
     order = rng.permutation(n_samples)
     return order[n_test:], order[:n_test]
+
+
+def scaled_extremes(codes):
+    """Codes whose extreme latents are multiplied by the power of two that brings them to [1, 2).
+
+    The classifiers and variances the scores rely on overflow or never converge on values
+    near the largest float (liblinear loops without end on codes of 1e80), and treat
+    subnormal ones as zero. A latent whose largest magnitude lies beyond 2**64 or below
+    2**-64 is rescaled exactly; ordinary latents are left as they are, so the scores of
+    ordinary codes are those of the references.
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n_samples, n_latents), floating
+        Validated codes.
+
+    Returns
+    -------
+    codes : ndarray
+        The same array when no latent is extreme, else a rescaled copy.
+    """
+    largest = np.abs(codes).max(axis=0).astype(np.float64)
+    extreme = (largest > _EXTREME) | ((largest > 0) & (largest < 1.0 / _EXTREME))
+    if not extreme.any():
+        return codes
+    exponent = np.zeros(largest.shape, dtype=np.int64)
+    exponent[extreme] = np.floor(np.log2(largest[extreme]))
+    with np.errstate(under="ignore"):
+        return np.ldexp(codes.astype(np.float64), -exponent).astype(codes.dtype)

@@ -160,9 +160,19 @@ def test_samples_far_below_the_sharpest_posterior_are_redone_in_float64():
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
 
 
+def test_posteriors_beyond_what_float64_densities_hold_are_refused(factors):
+    means, logvars = posteriors(cases.identity(factors))
+    for bad_means, bad_logvars, match in [(means, logvars + 700.0, r"logvars must lie within "
+                                           r"\+-600; got \d+ at row"),
+                                          (means * 1e101, logvars, r"means must lie within "
+                                           r"\+-1e\+100")]:
+        with pytest.raises(ValueError, match=match):
+            mig_sampling(bad_means, bad_logvars, factors, n_samples=50, random_state=0)
+
+
 def test_log_variances_too_far_apart_raise(factors):
     means, logvars = posteriors(cases.identity(factors))
-    logvars[0], logvars[1:] = -700.0, 700.0
+    logvars[0], logvars[1:] = -600.0, 600.0  # within the bounds, but e^600 apart
     with pytest.raises(ValueError, match="span too wide a range"):
         mutual_info_matrix_sampling(means, logvars, factors)
 
