@@ -13,7 +13,7 @@ disentanglement_lib's ``np.histogram`` fails, are binned too.
 
 import numpy as np
 
-from ._validation import check_codes_factors, check_count, encode_factor
+from ._validation import check_codes_factors, check_count, encode_factor, scaled_to_unit
 
 __all__ = ["mutual_info_matrix"]
 
@@ -27,7 +27,7 @@ def histogram_bins(codes, n_bins):
     is corrected against them (rounding moves it by one bin at most).
     """
     n_samples, n_latents = codes.shape
-    codes = _scaled_to_unit(codes)
+    codes = scaled_to_unit(codes)  # the same bins; no range overflows or vanishes
     lo, hi = codes.min(axis=0), codes.max(axis=0)
     flat = lo == hi
     lo = np.where(flat, lo - 0.5, lo).astype(codes.dtype)
@@ -45,22 +45,6 @@ def histogram_bins(codes, n_bins):
     where += 1
     bins += codes >= column_edges.take(where)
     return bins
-
-
-def _scaled_to_unit(codes):
-    """Each column times the power of two that brings its largest magnitude into [1, 2).
-
-    Equal-width bins are the same for a column and its multiple by a power of two, which
-    every float represents exactly, so ordinary codes bin as before. Codes near the
-    largest float (whose range overflows) or subnormal ones (whose bin width does) are
-    binned as ordinary ones.
-    """
-    largest = np.abs(codes).max(axis=0).astype(np.float64)
-    exponent = np.zeros(largest.shape, dtype=np.int64)
-    positive = largest > 0
-    exponent[positive] = np.floor(np.log2(largest[positive]))
-    with np.errstate(under="ignore"):  # values far below a column's largest may vanish
-        return np.ldexp(codes.astype(np.float64), -exponent).astype(codes.dtype)
 
 
 def _xlogx_sum(counts, axis):

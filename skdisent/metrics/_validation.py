@@ -29,6 +29,7 @@ __all__ = [
     "encode_factor",
     "train_test_indices",
     "scaled_extremes",
+    "scaled_to_unit",
 ]
 
 # Codes beyond this magnitude (or below its inverse) are rescaled for the classifiers.
@@ -232,9 +233,30 @@ def scaled_extremes(codes):
     """
     largest = np.abs(codes).max(axis=0).astype(np.float64)
     extreme = (largest > _EXTREME) | ((largest > 0) & (largest < 1.0 / _EXTREME))
-    if not extreme.any():
-        return codes
+    return scaled_to_unit(codes, extreme) if extreme.any() else codes
+
+
+def scaled_to_unit(codes, columns=None):
+    """Latents times the power of two that brings their largest magnitude into [1, 2).
+
+    Multiplying by a power of two is exact for every float but those it takes below the
+    smallest normal one, so equal-width bins, correlations and variance ratios are those of
+    the latents as given.
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n_samples, n_latents), floating
+    columns : ndarray of bool of shape (n_latents,), default=None
+        The latents to rescale; every latent that is not all zero when None.
+
+    Returns
+    -------
+    codes : ndarray
+        A rescaled copy, of the same dtype.
+    """
+    largest = np.abs(codes).max(axis=0).astype(np.float64)
+    columns = largest > 0 if columns is None else columns & (largest > 0)
     exponent = np.zeros(largest.shape, dtype=np.int64)
-    exponent[extreme] = np.floor(np.log2(largest[extreme]))
-    with np.errstate(under="ignore"):
+    exponent[columns] = np.floor(np.log2(largest[columns]))
+    with np.errstate(under="ignore"):  # values far below a latent's largest may vanish
         return np.ldexp(codes.astype(np.float64), -exponent).astype(codes.dtype)
