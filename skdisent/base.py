@@ -40,6 +40,7 @@ from ._warn import warn
 from .engine import (
     Checkpoints,
     PrintEpochs,
+    ProgressBar,
     RetryNonFinite,
     Trainer,
     TrainingState,
@@ -47,7 +48,7 @@ from .engine import (
 )
 from .engine.checkpoints import folder_lock
 from .engine.compiled import CompiledFunctions
-from .engine.device import autocast, device_generator, resolve_device
+from .engine.device import autocast, device_generator, resolve_device, with_threads
 from .nn.init import build_on_meta
 
 # InputLayout is named here too: pickles written before the training engine refer to it as
@@ -82,8 +83,8 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
     ``_fitted_attributes``.
 
     Besides its own, a subclass takes the parameters ``checkpoint_dir``,
-    ``checkpoint_every``, ``on_nan``, ``nan_lr_factor`` and ``max_nan_retries``
-    (see ``COMMON_PARAMETERS`` in ``models/_ladder.py``).
+    ``checkpoint_every``, ``on_nan``, ``nan_lr_factor``, ``max_nan_retries`` and
+    ``n_threads`` (see ``COMMON_PARAMETERS`` in ``models/_ladder.py``).
     """
 
     _network_class = None
@@ -105,6 +106,8 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         "on_nan": [StrOptions({"raise", "reduce_lr"})],
         "nan_lr_factor": [Interval(Real, 0, 1, closed="neither")],
         "max_nan_retries": [Interval(Integral, 0, None, closed="left")],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left"),
+                      Interval(Integral, None, -1, closed="right")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -131,6 +134,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         """
         return self._fit(X)
 
+    @with_threads
     def _fit(self, X, **fit_inputs):
         """``fit``'s body, holding ``checkpoint_dir`` when there is one."""
         if self.checkpoint_dir is None:
@@ -192,7 +196,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
                                          serialize=self._model_file_bytes,
                                          stage_end=self._stage_end))
         if self.verbose:
-            callbacks.append(PrintEpochs())
+            callbacks += [PrintEpochs(), ProgressBar()]
         callbacks.extend(active_extra_callbacks())
         return callbacks
 
@@ -290,6 +294,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         self.network_.eval()
         return BatchSource(X, self.layout_), device
 
+    @with_threads
     def transform(self, X):
         """Encode ``X`` as posterior means.
 
@@ -307,6 +312,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         with torch.no_grad(), autocast(device, self.precision):
             return stack_rows((self._encode(x) for x in source.batches(device)), len(source))
 
+    @with_threads
     def inverse_transform(self, X):
         """Decode codes back to data in the layout ``fit`` was given.
 
@@ -342,6 +348,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
             )
         return decoded
 
+    @with_threads
     def sample(self, n_samples=1, random_state=None):
         """Generate data by decoding draws from the prior.
 
@@ -364,6 +371,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         codes = self._sample_codes(int(n_samples), torch.Generator().manual_seed(seed))
         return self._decode_array(codes)
 
+    @with_threads
     def score(self, X, y=None):
         """Mean evidence lower bound (ELBO) per sample, in nats; higher is better.
 

@@ -1,5 +1,6 @@
 """The ``skdisent`` command, end to end on tiny settings."""
 
+import itertools
 import json
 import subprocess
 import sys
@@ -146,6 +147,11 @@ def test_a_pickle_of_something_else_is_one_line(tmp_path, capsys):
          "'beta' parameter of VLAE"),
         (["demo", "--models", "ldf"], 1, "the demo compares"),
         (["demo", "--quick", "--n-samples", "10"], 1, "less than two batches"),
+        (["fit", "vlae", "--dataset", "dsprites", "--image-size", "8"], 1,
+         "--image-size 8 is too small for dsprites: it draws images of 16 pixels or more"),
+        (["fit", "vlae", "--dataset", "dsprites", "-p", "device=mps"], 1,
+         "--device mps: device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+        (["demo", "--threads", "0"], 2, "expected a thread count"),
     ],
 )
 def test_mistakes_end_with_one_line_and_a_non_zero_status(argv, status, message, capsys,
@@ -192,3 +198,59 @@ def test_sampling_estimator_scores(capsys):
                     dense_units=8, batch_size=64, device="cpu", random_state=0).fit(X)
     scores = evaluate_model(model, X, y, estimator="sampling", sampling_factors=[1, 2, 3, 4])
     assert 0 <= scores["mig"] <= 1 and 0 <= scores["mig_sup"] <= 1
+
+
+# ------------------------------------------------------------------ Ctrl-C
+
+
+def ctrl_c_at(monkeypatch, update):
+    """Make optimiser update number ``update`` (1-based, over the process) raise Ctrl-C."""
+    from skdisent.engine import Trainer
+
+    count, original = itertools.count(1), Trainer.optimize
+
+    def optimize(trainer, loss, name):
+        if next(count) == update:
+            raise KeyboardInterrupt
+        return original(trainer, loss, name)
+
+    monkeypatch.setattr(Trainer, "optimize", optimize)
+
+
+def test_ctrl_c_ends_fit_with_a_checkpoint_the_same_command_resumes(tmp_path, capsys,
+                                                                    monkeypatch):
+    model_file = tmp_path / "model.safetensors"
+    argv = ["fit", "provlae", "--dataset", "dsprites", "--image-size", "16", "--n-samples", "128",
+            *TINY_FIT, "-o", str(model_file)]
+    ctrl_c_at(monkeypatch, 6)  # the 2nd of 4 steps of epoch 2: epoch 1 is kept
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    checkpoints = tmp_path / "model.safetensors.checkpoints"
+    assert err == (f"skdisent fit: interrupted after epoch 1 of 2; run the same command again "
+                   f"to continue from the checkpoint in {checkpoints}")
+    assert not model_file.exists() and (checkpoints / "epoch-000001.safetensors").exists()
+    monkeypatch.undo()
+    assert main(argv) == 0  # continues from epoch 1
+    assert model_file.exists() and not checkpoints.exists()
+    resumed = load(model_file)
+    assert resumed.n_iter_ == 2 and not resumed.warm_start and resumed.checkpoint_dir is None
+    model_file.unlink()
+    assert main(argv) == 0  # the same fit, never interrupted
+    X = make_dsprites(n_samples=64, size=16, random_state=5, return_X_y=True)[0]
+    np.testing.assert_array_equal(load(model_file).transform(X), resumed.transform(X))
+
+
+def test_ctrl_c_ends_the_demo_without_a_table_or_results(tmp_path, capsys, monkeypatch):
+    argv = ["demo", "--quick", "--n-samples", "128", "--eval-samples", "640", "--levels", "2",
+            "--device", "cpu", "-o", str(tmp_path)]
+    ctrl_c_at(monkeypatch, 5)  # in the first epoch of the second model (two steps an epoch)
+    assert main(argv) == 130
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no table
+    assert "skdisent demo: interrupted after epoch" in captured.err.splitlines()[-1]
+    assert not (tmp_path / "results.json").exists()
+    monkeypatch.undo()
+    assert main(argv) == 0
+    assert (tmp_path / "results.json").exists() and not (tmp_path / "checkpoints").exists()
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert {r["threads"] for r in document["results"]} == {document["environment"]["torch_threads"]}

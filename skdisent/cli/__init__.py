@@ -2,28 +2,36 @@
 
 ``skdisent demo`` is the library's first picture (see :mod:`skdisent.cli.demo`);
 ``fit``, ``evaluate`` and ``traverse`` do the same steps one at a time on saved
-models. Each command is a module of this package with ``add_parser`` and ``run``.
+models. Each command is a module of this package with ``add_parser`` and ``run``; the
+parsers import nothing heavy, so ``skdisent --help`` answers at once, and torch is
+loaded once a command runs.
 
 Progress goes to standard error, tables to standard output. A mistake (an unknown model,
 a missing file, a bad option) ends with one line on standard error and a non-zero exit
-status: 2 for a bad command line, 1 for anything else that went wrong, 130 after Ctrl-C.
+status: 2 for a bad command line, 1 for anything else that went wrong, 130 after Ctrl-C,
+which stops the whole command (a fit keeps a checkpoint the same command resumes from).
 Set the environment variable ``SKDISENT_TRACEBACK=1`` to see the full traceback instead.
 """
 
 import os
 import sys
 
-from .._model_file import ModelFileError
 from .._version import __version__
-from ..engine.finite import NonFiniteLossError
 from . import demo, evaluate, fit, traverse
 from ._common import CommandError, Parser
 from ._table import format_table
-from .demo import run_demo
 
 __all__ = ["main", "build_parser", "run_demo", "format_table"]
 
 _COMMANDS = (demo, fit, evaluate, traverse)
+
+
+def __getattr__(name):
+    if name == "run_demo":  # imports torch: only when asked for
+        from ._demo_run import run_demo
+
+        return run_demo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_parser():
@@ -66,11 +74,12 @@ def main(argv=None):
         return 2
     try:
         return args.run(args) or 0
-    except KeyboardInterrupt:
-        print(f"skdisent {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        detail = str(interrupt) or "interrupted"
+        print(f"skdisent {args.command}: {detail}", file=sys.stderr)
         return 130
-    except (CommandError, ModelFileError, NonFiniteLossError, ValueError, TypeError, OSError,
-            ImportError, MemoryError) as error:
+    except (CommandError, ValueError, TypeError, OSError, ImportError, MemoryError,
+            FloatingPointError) as error:  # ModelFileError, NonFiniteLossError among them
         if os.environ.get("SKDISENT_TRACEBACK"):
             raise
         message = " ".join(str(error).split()) or type(error).__name__

@@ -11,13 +11,15 @@ import warnings
 import numpy as np
 
 __all__ = ["CommandError", "Parser", "MODEL_NAMES", "GENERATED", "FILES", "progress", "notes",
-           "positive_int", "non_negative_float", "model_name", "add_data_options", "load_data",
-           "model_image_size", "add_model_file_argument", "load_model", "save_model",
-           "write_json"]
+           "positive_int", "non_negative_float", "model_name", "add_data_options",
+           "add_run_options", "check_device", "load_data", "model_image_size",
+           "add_model_file_argument", "load_model", "save_model", "write_json"]
 
 #: The models the command knows, by the name used on the command line.
 MODEL_NAMES = {"betavae": "BetaVAE", "vlae": "VLAE", "provlae": "ProVLAE", "ldf": "LDFModel"}
 GENERATED = ("dsprites", "shapes3d")
+#: The smallest side each generated data set draws.
+MIN_IMAGE_SIZE = {"dsprites": 16, "shapes3d": 8}
 FILES = ("dsprites-file", "shapes3d-file")
 
 
@@ -64,6 +66,14 @@ def non_negative_float(text):
     return value
 
 
+def threads(text):
+    value = int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a thread count (negative: all CPUs but so "
+                                         "many, -1 all), not 0")
+    return value
+
+
 def model_name(text):
     name = text.lower().replace("-", "").replace("_", "")
     if name not in MODEL_NAMES:
@@ -73,7 +83,7 @@ def model_name(text):
     return name
 
 
-def add_data_options(parser, *, required, size_default_note):
+def add_data_options(parser, *, required, size_default_note, seed_default=0):
     """``--dataset`` or ``--images``, and the options that shape the data."""
     data = parser.add_mutually_exclusive_group(required=required)
     data.add_argument(
@@ -91,9 +101,28 @@ def add_data_options(parser, *, required, size_default_note):
     parser.add_argument("--image-size", type=positive_int, metavar="PX",
                         help=f"side of generated images ({size_default_note})")
     parser.add_argument("--data-seed", type=int, default=None, metavar="SEED",
-                        help="seed of the generated images (default 0)")
+                        help=f"seed of the generated images (default {seed_default})")
     parser.add_argument("--download", action="store_true",
                         help="download an official file that is missing (dsprites-file, shapes3d-file)")
+
+
+def add_run_options(parser, *, device=True):
+    """``--threads`` (and ``--device``): how a command runs its models."""
+    parser.add_argument("--threads", type=threads, metavar="N",
+                        help="torch CPU threads (default: all CPUs but one; results depend on "
+                             "the count, see the README)")
+    if device:
+        parser.add_argument("--device", help="torch device (default auto: a GPU when there is one)")
+
+
+def check_device(name):
+    """Refuse a device this machine lacks before any data is made."""
+    from ..engine.device import resolve_device
+
+    try:
+        resolve_device(name or "auto")
+    except ValueError as error:
+        raise CommandError(f"--device {name}: {str(error).split(' Set device=')[0]}") from None
 
 
 # ---------------------------------------------------------------------- data
@@ -142,6 +171,9 @@ def load_data(args, *, size, n_samples, seed, need_factors=False):
     from .. import datasets
 
     name = args.dataset
+    if name in GENERATED and size is not None and size < MIN_IMAGE_SIZE[name]:
+        raise CommandError(f"--image-size {size} is too small for {name}: it draws images of "
+                           f"{MIN_IMAGE_SIZE[name]} pixels or more")
     if name in GENERATED:
         make = {"dsprites": datasets.make_dsprites, "shapes3d": datasets.make_shapes3d}[name]
         images, factors = make(n_samples, size=size, random_state=seed, return_X_y=True)

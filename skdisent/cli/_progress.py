@@ -1,18 +1,31 @@
-"""Progress of a fit on standard error, from the epoch records the engine passes on."""
+"""A fit as the command line runs it: progress on standard error, Ctrl-C ends the command.
+
+In Python, Ctrl-C during ``fit`` keeps the model at its last completed epoch and returns
+(the estimators' documented behaviour); on the command line the first Ctrl-C ends the
+whole command with status 130, after the fit has written a checkpoint that the same
+command, run again, resumes from.
+"""
 
 import re
+import shutil
+import warnings
 
-from ..engine import Callback, extra_callbacks
+from ..engine import Callback, ProgressBar, extra_callbacks
 from ._common import notes, progress
 
-__all__ = ["EpochLines", "fit_with_progress"]
+__all__ = ["Interrupted", "EpochLines", "fit_with_progress"]
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a fit; the message says where it can resume from."""
 
 
 class EpochLines(Callback):
     """One short line per epoch: ``epoch 3/9  step 1  recon 45.21  KL 0.02 1.31  12.3 s``.
 
-    At the end of a progressive step (pro-VLAE) a second line gives the information
-    per level.
+    At the end of a progressive step (pro-VLAE) a second line gives the information per
+    level. Both KL and information are estimates of quantities that cannot be negative;
+    rounding and Monte Carlo noise take them a little below 0, and they are shown as 0.
 
     Parameters
     ----------
@@ -24,6 +37,7 @@ class EpochLines(Callback):
     def __init__(self, total_epochs, indent="    "):
         self.total = total_epochs
         self.indent = indent
+        self.stopped = None
 
     def on_epoch_end(self, trainer, record):
         parts = [f"epoch {record.get('epoch', '?')}/{self.total}"]
@@ -33,18 +47,61 @@ class EpochLines(Callback):
             parts.append(f"recon {record['reconstruction']:.2f}")
         kls = [record[k] for k in sorted(k for k in record if re.fullmatch(r"kl_\d+", k))]
         if kls:
-            parts.append("KL " + " ".join(f"{v:.2f}" for v in kls))
+            parts.append("KL " + " ".join(f"{max(v, 0.0):.2f}" for v in kls))
         if "time" in record:
             parts.append(f"{record['time']:.1f} s")
         progress(self.indent + "  ".join(parts))
         information = {k: v for k, v in record.items() if k.startswith("information_")}
         if information:
-            shown = ", ".join(f"{k}={v:.3f}" for k, v in information.items())
+            shown = ", ".join(f"{k}={max(v, 0.0):.3f}" for k, v in information.items())
             progress(f"{self.indent}end of step {record.get('step', '?')}: {shown}")
 
 
-def fit_with_progress(model, X, total_epochs, quiet=False):
-    """Fit ``model`` on ``X``, with a line per epoch unless ``quiet``; warnings become notes."""
-    listeners = () if quiet else (EpochLines(total_epochs),)
-    with notes(), extra_callbacks(*listeners):
-        model.fit(X)
+class _Stops(Callback):
+    """Notes why a fit stopped before its end."""
+
+    reason = None
+
+    def on_stop(self, trainer, reason):
+        self.reason = reason
+
+
+def fit_with_progress(model, X, total_epochs, *, quiet=False, checkpoints=None, indent="    "):
+    """Fit ``model`` on ``X`` as a command does: progress lines and bar, notes, Ctrl-C.
+
+    Parameters
+    ----------
+    model : skdisent estimator
+    X : array-like
+    total_epochs : int
+        The fit's budget, shown in the progress lines.
+    quiet : bool, default=False
+        No progress lines or bar (notes and errors still show).
+    checkpoints : path-like, default=None
+        A folder for the fit's checkpoints: a checkpoint there of the same fit is resumed,
+        Ctrl-C leaves one, and a finished fit removes the folder. The model's
+        ``checkpoint_dir`` and ``warm_start`` are as given again afterwards.
+    indent : str, default="    "
+
+    Raises
+    ------
+    Interrupted
+        After Ctrl-C, once the model keeps its last completed epoch.
+    """
+    params = model.get_params()
+    if checkpoints is not None:
+        model.set_params(checkpoint_dir=str(checkpoints), warm_start=True)
+    stops = _Stops()
+    listeners = [stops] + ([] if quiet else [EpochLines(total_epochs, indent), ProgressBar()])
+    try:
+        with notes(indent), extra_callbacks(*listeners), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Training was interrupted")
+            model.fit(X)
+    finally:
+        model.set_params(checkpoint_dir=params["checkpoint_dir"], warm_start=params["warm_start"])
+    if stops.reason == "interrupted":
+        where = (f"; run the same command again to continue from the checkpoint in {checkpoints}"
+                 if checkpoints is not None and model.n_iter_ > 0 else "")
+        raise Interrupted(f"interrupted after epoch {model.n_iter_} of {total_epochs}{where}")
+    if checkpoints is not None:
+        shutil.rmtree(checkpoints, ignore_errors=True)

@@ -2,12 +2,12 @@
 
 import pathlib
 
-from ..evaluation import evaluate_model
 from ._common import (
     GENERATED,
     CommandError,
     add_data_options,
     add_model_file_argument,
+    add_run_options,
     load_data,
     load_model,
     model_image_size,
@@ -28,18 +28,24 @@ def add_parser(commands):
                     "score, printed as a table and written as JSON.",
     )
     add_model_file_argument(evaluate)
-    add_data_options(evaluate, required=True, size_default_note="default: the model's")
+    add_data_options(evaluate, required=True, size_default_note="default: the model's",
+                     seed_default=1)
     evaluate.add_argument("--estimator", choices=["histogram", "sampling"], default="histogram",
                           help="MIG estimator (sampling uses the full factor grid of a generated set)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the FactorVAE votes")
     evaluate.add_argument("-o", "--output", metavar="FILE",
                           help="JSON file for the scores (default <MODEL_FILE>.scores.json)")
+    add_run_options(evaluate, device=False)
     evaluate.set_defaults(run=run)
 
 
 def run(args):
     """Run ``skdisent evaluate`` with the parsed ``args``."""
+    from ..evaluation import evaluate_model
+
     model = load_model(args.model_file, args.allow_pickle_code)
+    if args.threads is not None:
+        model.set_params(n_threads=args.threads)
     size = args.image_size
     if size is None and args.dataset:
         size = model_image_size(model)

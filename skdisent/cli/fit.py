@@ -1,4 +1,9 @@
-"""``skdisent fit``: fit one model on a data set or a file of images, and save it."""
+"""``skdisent fit``: fit one model on a data set or a file of images, and save it.
+
+The fit checkpoints into ``<output>.checkpoints/`` (unless ``-p checkpoint_dir=...`` names
+another folder) and removes it once the model is saved: after Ctrl-C, the same command
+run again continues from the last completed epoch.
+"""
 
 import ast
 import pathlib
@@ -8,12 +13,13 @@ from ._common import (
     MODEL_NAMES,
     CommandError,
     add_data_options,
+    add_run_options,
+    check_device,
     load_data,
     model_name,
     progress,
     save_model,
 )
-from ._progress import fit_with_progress
 
 __all__ = ["add_parser", "run"]
 
@@ -32,6 +38,7 @@ def add_parser(commands):
     fit.add_argument("-o", "--output", metavar="FILE",
                      help="where to save the model (default <model>.safetensors)")
     fit.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_run_options(fit, device=False)
     fit.set_defaults(run=run)
 
 
@@ -57,10 +64,14 @@ def _parse_params(pairs, cls):
 def run(args):
     """Run ``skdisent fit`` with the parsed ``args``."""
     from .. import models
+    from ._progress import fit_with_progress
 
     cls = getattr(models, MODEL_NAMES[args.model])
     model = cls(**_parse_params(args.param, cls))
+    if args.threads is not None:
+        model.set_params(n_threads=args.threads)
     model._validate_params()  # scikit-learn's check: a bad value fails now, before the data
+    check_device(model.device)
     size = args.image_size or 64
     seed = 0 if args.data_seed is None else args.data_seed
     X, _, name = load_data(args, size=size, n_samples=args.n_samples, seed=seed)
@@ -71,7 +82,8 @@ def run(args):
     progress(f"skdisent fit: {cls.__name__} on {len(X):,} images of {name} ({X.shape[1:]}), "
              f"{epochs} epochs")
     started = time.perf_counter()
-    fit_with_progress(model, X, epochs, quiet=args.quiet)
+    checkpoints = None if model.checkpoint_dir is not None else f"{output}.checkpoints"
+    fit_with_progress(model, X, epochs, quiet=args.quiet, checkpoints=checkpoints, indent="  ")
     progress(f"skdisent fit: done in {time.perf_counter() - started:.0f} s")
     save_model(model, output)
     print(output)

@@ -6,6 +6,7 @@ from ._common import (
     GENERATED,
     add_data_options,
     add_model_file_argument,
+    add_run_options,
     load_data,
     load_model,
     model_image_size,
@@ -24,12 +25,14 @@ def add_parser(commands):
                     "traversals start from the prior mean and need no images.",
     )
     add_model_file_argument(traverse)
-    add_data_options(traverse, required=False, size_default_note="default: the model's")
+    add_data_options(traverse, required=False, size_default_note="default: the model's",
+                     seed_default=1)
     traverse.add_argument("--index", type=int, default=0, help="image whose code is the reference")
     traverse.add_argument("--n-values", type=positive_int, default=9, help="values per traversal")
     traverse.add_argument("--limit", type=float, default=2.5, help="traversal range [-limit, limit]")
     traverse.add_argument("-o", "--output", default="skdisent_pictures", metavar="DIR",
                           help="folder for the pictures (default skdisent_pictures)")
+    add_run_options(traverse, device=False)
     traverse.set_defaults(run=run)
 
 
@@ -38,6 +41,8 @@ def run(args):
     from .. import plotting
 
     model = load_model(args.model_file, args.allow_pickle_code)
+    if args.threads is not None:
+        model.set_params(n_threads=args.threads)
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     X = None

@@ -8,13 +8,15 @@ started inside a ``with`` block (the command line's progress lines are one).
 
 import contextlib
 import contextvars
+import importlib
 import pathlib
+import sys
 
 from .._warn import warn
 from .checkpoints import checkpoint_files, checkpoint_name, write_checkpoint
 
-__all__ = ["Callback", "PrintEpochs", "RetryNonFinite", "Checkpoints", "extra_callbacks",
-           "active_extra_callbacks"]
+__all__ = ["Callback", "PrintEpochs", "ProgressBar", "RetryNonFinite", "Checkpoints",
+           "extra_callbacks", "active_extra_callbacks"]
 
 _EXTRA = contextvars.ContextVar("skdisent_extra_callbacks", default=())
 
@@ -30,7 +32,13 @@ class Callback:
         """Before the first epoch of a fit (after a resume, with the counters it restored)."""
 
     def on_epoch_begin(self, trainer):
-        """Before each epoch, including an epoch run again after a non-finite loss."""
+        """Before each epoch, including an epoch run again after a non-finite loss.
+
+        ``trainer.n_batches`` is the number of batches the epoch will run.
+        """
+
+    def on_batch_end(self, trainer, n_rows):
+        """After each batch of ``n_rows`` rows (only called where a callback defines it)."""
 
     def on_epoch_end(self, trainer, record):
         """After each completed epoch.
@@ -82,6 +90,59 @@ class PrintEpochs(Callback):
     def on_epoch_end(self, trainer, record):
         shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}
         print(f"[{type(trainer.model).__name__}] {shown}", flush=True)
+
+
+class ProgressBar(Callback):
+    """A bar over each epoch's images, with their rate and the time left, in a terminal.
+
+    Drawn with `tqdm <https://tqdm.github.io>`_ on standard error, and cleared at the
+    end of each epoch. It does nothing where standard error is not a terminal (a log
+    file, a notebook's captured output, CI) or tqdm is not installed (``pip install
+    "skdisent[progress]"``).
+
+    Parameters
+    ----------
+    file : file object, default=None
+        Where to draw; standard error when None.
+    """
+
+    def __init__(self, file=None):
+        self.file = file if file is not None else sys.stderr
+        self._bar = None
+
+    def _tqdm(self):
+        isatty = getattr(self.file, "isatty", None)
+        if not (isatty and isatty()):
+            return None
+        try:
+            return importlib.import_module("tqdm").tqdm
+        except ImportError:
+            return None
+
+    def on_epoch_begin(self, trainer):
+        self._close()
+        tqdm = self._tqdm()
+        if tqdm is not None:
+            model = trainer.model
+            self._bar = tqdm(total=len(trainer.data), unit="img", unit_scale=True, leave=False,
+                             file=self.file, dynamic_ncols=True,
+                             desc=f"{type(model).__name__} epoch {model.n_iter_ + 1}/"
+                                  f"{trainer.n_epochs}")
+
+    def on_batch_end(self, trainer, n_rows):
+        if self._bar is not None:
+            self._bar.update(n_rows)
+
+    def on_epoch_end(self, trainer, record):
+        self._close()
+
+    def on_stop(self, trainer, reason):
+        self._close()
+
+    def _close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 class RetryNonFinite(Callback):

@@ -1,13 +1,17 @@
 """Devices, random generators on them, and mixed precision."""
 
+import contextlib
+import functools
 import hashlib
+import os
 
 import torch
 
 from .._warn import warn
 
 __all__ = ["resolve_device", "to_device", "device_generator", "restore_generator",
-           "derived_seed", "on_device", "autocast"]
+           "derived_seed", "on_device", "autocast", "thread_count", "torch_threads",
+           "with_threads"]
 
 
 def resolve_device(name, fallback=False):
@@ -157,3 +161,68 @@ def autocast(device, precision):
     """
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
                           enabled=precision == "bf16")
+
+
+def thread_count(n_threads):
+    """The torch CPU threads that an estimator's ``n_threads`` parameter asks for here.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        A positive count; a negative one counts back from the CPUs this process may use
+        (-1: all of them); None: all of them but one, at least one, and no more than
+        torch is allowed already (``OMP_NUM_THREADS``, or joblib's limit in its workers).
+        Leaving a CPU free keeps a fit from collapsing when anything else runs: torch's
+        threads wait for each other by spinning, and one busy CPU stalls them all.
+
+    Returns
+    -------
+    threads : int
+    """
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    if n_threads is None:
+        return max(1, min(torch.get_num_threads(), available - 1))
+    if n_threads < 0:
+        return max(1, available + 1 + n_threads)
+    return int(n_threads)
+
+
+@contextlib.contextmanager
+def torch_threads(threads):
+    """Run the ``with`` block with ``threads`` torch CPU threads, then restore the count.
+
+    Parameters
+    ----------
+    threads : int
+    """
+    before = torch.get_num_threads()
+    if threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def with_threads(method):
+    """Run an estimator's ``method`` with the torch threads of its ``n_threads`` parameter.
+
+    Parameters
+    ----------
+    method : callable
+        A method of an object with an ``n_threads`` attribute (None where it lacks one).
+
+    Returns
+    -------
+    method : callable
+    """
+    @functools.wraps(method)
+    def threaded(self, *args, **kwargs):
+        with torch_threads(thread_count(getattr(self, "n_threads", None))):
+            return method(self, *args, **kwargs)
+
+    return threaded

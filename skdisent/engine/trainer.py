@@ -10,6 +10,7 @@ import time
 import torch
 
 from .._warn import warn
+from .callbacks import Callback
 from .device import autocast, device_generator
 from .finite import FiniteCheck, NonFiniteLossError
 from .optim import load_optimizer_state, set_learning_rates
@@ -69,6 +70,8 @@ class Trainer:
         self.device = device
         self.callbacks = list(callbacks)
         self.n_epochs = None
+        self.data = None
+        self.n_batches = None  # in the epoch running
         self._finite = FiniteCheck(device)
 
     @property
@@ -105,7 +108,7 @@ class Trainer:
             The model's whole budget of epochs.
         """
         model = self.model
-        self.n_epochs = n_epochs
+        self.n_epochs, self.data = n_epochs, data
         if model.n_iter_ < n_epochs:
             model._check_training_plan(len(data))
         self.apply_learning_rates()
@@ -159,12 +162,15 @@ class Trainer:
         model, device = self.model, self.device
         model.network_.train()
         model._epoch_start(model.n_iter_)
-        self._notify("on_epoch_begin")
         order = torch.randperm(len(data), generator=self.state.generator)
+        batches = training_batches(order, model.batch_size)
+        self.n_batches = len(batches)
+        self._notify("on_epoch_begin")
+        watching = [c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end]
         totals, n_seen = {}, 0
         self._finite.reset()
         started = time.perf_counter()
-        for indices in training_batches(order, model.batch_size):
+        for indices in batches:
             batch = data.batch(indices, device)
             with autocast(device, model.precision):
                 stats = model._train_batch(batch, self)
@@ -172,6 +178,8 @@ class Trainer:
             for key, value in stats.items():
                 totals[key] = totals.get(key, 0.0) + value.detach().float() * len(indices)
             n_seen += len(indices)
+            for callback in watching:
+                callback.on_batch_end(self, len(indices))
         self._finite.flush(model.n_iter_ + 1)
         if device.type == "cuda":
             torch.cuda.synchronize(device)  # the epoch's time includes its queued work

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._data import stack_rows
 from ..base import BaseDisentangler
-from ..engine.device import autocast, to_device
+from ..engine.device import autocast, to_device, with_threads
 from ..engine.optim import fused_adam
 from ..nn.distributions import kl_to_standard_normal, reparameterize
 from ..nn.ladder import LadderNetwork
@@ -127,12 +127,17 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
     max_nan_retries : int, default=3
         Retries allowed over the model's training (``on_nan="reduce_lr"``);
         the next non-finite loss raises.
+    n_threads : int or None, default=None
+        Torch CPU threads in ``fit`` and the other methods (torch's count is restored
+        after each call). None: all the CPUs this process may use but one, at least
+        one, and no more than torch already allows (``OMP_NUM_THREADS``, joblib's
+        workers); a negative value counts back from all of them (-1: all). Leaving a
+        CPU free keeps a fit from collapsing when anything else runs on the machine.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling and the reparameterisation noise:
         a CPU fit with an int is repeatable bit for bit on the same CPU, torch version
-        and number of torch threads (``history_`` records it as ``threads``; sums
-        split over more threads round differently, and joblib's worker processes,
-        as in ``GridSearchCV(n_jobs=2)``, run one thread each).
+        and number of threads (``history_`` records it as ``threads``: sums split over
+        more threads round differently).
     verbose : int, default=0
         Print one line per epoch when positive."""
 
@@ -210,6 +215,7 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
         mus, _ = self._compiled_function("encode", self.network_.encode)(x, gates)
         return torch.cat(mus, dim=1)
 
+    @with_threads
     def posterior(self, X):
         """Parameters of the posterior ``q(z | x)``: its means and log-variances.
 

@@ -96,6 +96,7 @@ class BetaVAE(LadderModel):
         on_nan="raise",
         nan_lr_factor=0.5,
         max_nan_retries=3,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -118,6 +119,7 @@ class BetaVAE(LadderModel):
         self.on_nan = on_nan
         self.nan_lr_factor = nan_lr_factor
         self.max_nan_retries = max_nan_retries
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

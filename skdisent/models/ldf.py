@@ -115,6 +115,8 @@ class LDFModel(BaseDisentangler):
         Factor in (0, 1) applied to the learning rates at each retry.
     max_nan_retries : int, default=3
         Retries allowed with ``on_nan="reduce_lr"``.
+    n_threads : int or None, default=None
+        Torch CPU threads; None: all CPUs but one (see :class:`~skdisent.VLAE`).
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling and the prior draws: a CPU fit with an
         int is repeatable bit for bit on the same CPU, torch version and number of torch
@@ -227,6 +229,7 @@ class LDFModel(BaseDisentangler):
         on_nan="raise",
         nan_lr_factor=0.5,
         max_nan_retries=3,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -253,6 +256,7 @@ class LDFModel(BaseDisentangler):
         self.on_nan = on_nan
         self.nan_lr_factor = nan_lr_factor
         self.max_nan_retries = max_nan_retries
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

@@ -132,3 +132,29 @@ def test_vlae_trains_every_level_from_the_start():
     model = VLAE(levels=3, latent_dim=2, n_epochs=1, random_state=0, **TINY).fit(X)
     assert model._gates(training=True).tolist() == [1.0, 1.0, 1.0]
     assert all(model.history_[0][f"kl_{level}"] > 0 for level in (1, 2, 3))
+
+
+def test_a_fade_in_longer_than_a_step_is_warned_about_at_the_callers_line_first(monkeypatch):
+    import warnings
+
+    from skdisent.engine import Trainer
+
+    model, X = _fitted_provlae(fade_in_steps=100)  # a step has 8 iterations
+    updates, seen, optimize = [], [], Trainer.optimize
+
+    def counting(trainer, loss, name):
+        updates.append(name)
+        optimize(trainer, loss, name)
+
+    def show(message, category, filename, lineno, *rest):
+        seen.append((str(message), filename, len(updates)))
+
+    monkeypatch.setattr(Trainer, "optimize", counting)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        monkeypatch.setattr(warnings, "showwarning", show)
+        model.fit(X)
+    [(message, filename, after)] = [w for w in seen if "fade_in_steps" in w[0]]
+    assert "fade_in_steps=100 is more than the 8 iterations" in message
+    assert filename == __file__  # the caller's line, not scikit-learn's base.py
+    assert after == 0 and len(updates) == 24  # before any training
