@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["CommandError", "Parser", "MODEL_NAMES", "GENERATED", "FILES", "progress", "notes",
            "positive_int", "non_negative_float", "model_name", "add_data_options",
            "add_run_options", "check_device", "load_data", "model_image_size",
-           "add_model_file_argument", "load_model", "save_model", "write_json"]
+           "add_model_file_argument", "model_of", "load_model", "save_model", "write_json"]
 
 #: The models the command knows, by the name used on the command line.
 MODEL_NAMES = {"betavae": "BetaVAE", "vlae": "VLAE", "provlae": "ProVLAE", "ldf": "LDFModel"}
@@ -225,6 +225,14 @@ def add_model_file_argument(parser):
     parser.add_argument("--allow-pickle-code", action="store_true",
                         help="also open .joblib, .pkl and .pickle files: loading a pickle runs "
                              "whatever code it holds, so only for files you trust")
+
+
+def model_of(args):
+    """The model a command's ``MODEL_FILE`` names, with ``--threads`` applied."""
+    model = load_model(args.model_file, args.allow_pickle_code)
+    if args.threads is not None:
+        model.set_params(n_threads=args.threads)
+    return model
 
 
 def load_model(path, allow_pickle_code=False):

@@ -9,8 +9,8 @@ from ._common import (
     add_model_file_argument,
     add_run_options,
     load_data,
-    load_model,
     model_image_size,
+    model_of,
     notes,
     progress,
     write_json,
@@ -43,9 +43,7 @@ def run(args):
     """Run ``skdisent evaluate`` with the parsed ``args``."""
     from ..evaluation import evaluate_model
 
-    model = load_model(args.model_file, args.allow_pickle_code)
-    if args.threads is not None:
-        model.set_params(n_threads=args.threads)
+    model = model_of(args)
     size = args.image_size
     if size is None and args.dataset:
         size = model_image_size(model)

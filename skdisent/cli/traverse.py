@@ -8,8 +8,8 @@ from ._common import (
     add_model_file_argument,
     add_run_options,
     load_data,
-    load_model,
     model_image_size,
+    model_of,
     positive_int,
 )
 
@@ -40,9 +40,7 @@ def run(args):
     """Run ``skdisent traverse`` with the parsed ``args``."""
     from .. import plotting
 
-    model = load_model(args.model_file, args.allow_pickle_code)
-    if args.threads is not None:
-        model.set_params(n_threads=args.threads)
+    model = model_of(args)
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     X = None
