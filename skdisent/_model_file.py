@@ -228,6 +228,9 @@ def _not_safetensors(data, path, problem):
             "skdisent.save. Open pickles with pickle.load or joblib.load, and only if you "
             "trust where they came from."
         )
+    if problem.startswith("not a"):
+        return ModelFileError(f"{path} is {problem}: skdisent.load reads the files skdisent.save "
+                              "and checkpoints write.")
     return ModelFileError(f"{path} is {problem}. If it is a checkpoint, resume from an earlier one.")
 
 
@@ -235,10 +238,13 @@ def _parse_header(data, path):
     if len(data) < 8:
         raise _not_safetensors(data, path, f"truncated ({len(data)} bytes): it cannot be read")
     size = int.from_bytes(data[:8], "little")
+    if data[8:9] != b"{":  # a safetensors header is a JSON object
+        raise _not_safetensors(data, path, "not a skdisent model file (nor any safetensors "
+                                           "file), or is corrupt")
     if size > _MAX_HEADER or 8 + size > len(data):
         raise _not_safetensors(
-            data, path, f"not a skdisent model file, or is truncated: its first bytes announce a "
-            f"header of {size} bytes, the file has {len(data)}"
+            data, path, f"truncated or corrupt: its header claims {size} bytes, the file has "
+            f"{len(data)}"
         )
     try:
         raw = json.loads(data[8:8 + size])
