@@ -41,7 +41,8 @@ def make(name, size, n_images, **extra):
     videos = make_moving_sprites(n_samples=-(-n_images // 5), size=size, random_state=0).videos
     X = videos.reshape(-1, *videos.shape[2:])[:n_images]
     local_dim, rest = {local_dim}, dict(batch_size={batch_size}, conv_channels={conv_channels},
-                                       dense_units={dense_units}, device="cpu", random_state=0)
+                                       dense_units={dense_units}, device="cpu", random_state=0,
+                                       n_threads=torch.get_num_threads())
     grid = size // {piece}
     if name == "LDF":
         model = LDFModel(patch_grid=(grid, grid), local_dim=local_dim, global_dim=32, **rest, **extra)

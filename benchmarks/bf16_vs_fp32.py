@@ -69,7 +69,8 @@ def fit_and_evaluate(seed, precision, X, X_eval, factors, args):
         torch.set_num_threads(args.threads)
     model = ProVLAE(levels=3, latent_dim=args.latent_dim, epochs_per_step=args.epochs_per_step,
                     fade_in_steps=args.fade_in_steps, batch_size=args.batch_size,
-                    precision=precision, compile=args.compile, device="cpu", random_state=seed)
+                    precision=precision, compile=args.compile, device="cpu", random_state=seed,
+                    n_threads=torch.get_num_threads())
     started = time.perf_counter()
     model.fit(X)
     seconds = time.perf_counter() - started

@@ -86,7 +86,8 @@ def run(epochs=40, joint_epochs=None, size=32, n_videos=256, local_dim=16, globa
     few = videos[chosen]
     backgrounds = data.backgrounds / 255.0
     shared = dict(batch_size=batch_size, learning_rate=learning_rate, conv_channels=conv_channels,
-                  dense_units=dense_units, device="cpu", random_state=random_state)
+                  dense_units=dense_units, device="cpu", random_state=random_state,
+                  n_threads=torch.get_num_threads())
     models = [(f"joint {n}", JointALI(few.shape[1] * local_dim, n_epochs=n, **shared), {})
               for n in (joint_epochs or [epochs])]
     models.append(("LDF", LDFModel(local_dim=local_dim, global_dim=global_dim, n_epochs=epochs,

@@ -31,7 +31,8 @@ class JointALI(LDFModel):
         Dimension of the code of a whole object. For a fair comparison give it the
         size of LDF's local codes together, ``n_pieces * local_dim``.
     n_epochs, batch_size, learning_rate, conv_channels, dense_units, gradient_penalty, \
-reconstruction_weight, shortcut_weight, likelihood, device, warm_start, random_state, verbose
+reconstruction_weight, shortcut_weight, likelihood, device, warm_start, n_threads, random_state, \
+verbose
         As in :class:`skdisent.LDFModel`.
 
     Examples
@@ -60,7 +61,7 @@ reconstruction_weight, shortcut_weight, likelihood, device, warm_start, random_s
     def __init__(self, latent_dim=64, *, n_epochs=50, batch_size=64, learning_rate=5e-4,
                  conv_channels=32, dense_units=256, gradient_penalty=1.0,
                  reconstruction_weight=1.0, shortcut_weight=1.0, likelihood="bernoulli",
-                 device="auto", warm_start=False, random_state=None, verbose=0):
+                 device="auto", warm_start=False, n_threads=None, random_state=None, verbose=0):
         self.latent_dim = latent_dim
         self.n_epochs = n_epochs
         self.batch_size = batch_size
@@ -73,6 +74,7 @@ reconstruction_weight, shortcut_weight, likelihood, device, warm_start, random_s
         self.likelihood = likelihood
         self.device = device
         self.warm_start = warm_start
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

@@ -77,10 +77,12 @@ def make_model(name, batch_size, setting="eager-fp32", **params):
     -------
     model : estimator
         Unfitted, ``random_state=0``, on ``$SKDISENT_BENCH_DEVICE`` (default ``"cpu"``)
-        unless ``device`` is given.
+        unless ``device`` is given, with as many threads as torch has now (the run's
+        ``--bench-threads``, like the plain loop) unless ``n_threads`` is given.
     """
     device = os.environ.get("SKDISENT_BENCH_DEVICE", "cpu")
-    params = {"device": device, "random_state": 0, **SETTINGS[setting], **params}
+    params = {"device": device, "random_state": 0, "n_threads": torch.get_num_threads(),
+              **SETTINGS[setting], **params}
     return MODELS[name](batch_size=batch_size, **params)
 
 
