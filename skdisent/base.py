@@ -163,19 +163,19 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
                      "Raise the number of epochs to train on, or set warm_start=False to "
                      "start again.")
         else:
-            self._initialize(layout, device)
-            self.input_dtype_ = X.dtype.name
+            self._initialize(layout, device, X.dtype)
         data = self._training_data(BatchSource(X, layout), **inputs)
         Trainer(self, device, self._callbacks()).fit(data, self._n_epochs_total())
         return self
 
-    def _initialize(self, layout, device):
+    def _initialize(self, layout, device, dtype):
         """Set up the fitted state of a fresh fit: network, generators, optimisers, counters."""
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         generator = torch.Generator().manual_seed(seed)
         noise_generator = device_generator(device, seed + 1)
         self.layout_ = layout
         self.input_shape_ = layout.sample_shape
+        self.input_dtype_ = np.dtype(dtype).name
         self.network_ = build_on_meta(lambda: self._build_network(layout), device, generator)
         vars(self).update(self._fitted_from_network(self.network_))
         self._training = TrainingState(generator, noise_generator,

@@ -8,27 +8,25 @@ and the same command, run again, resumes that fit (the models before it are fitt
 import argparse
 import contextlib
 import hashlib
-import math
 import os
 import pathlib
 import platform
 import time
 
 import numpy as np
+import torch
 
+from .. import plotting
 from .._version import __version__
+from ..engine.trainer import training_batches
 from ..evaluation import evaluate_model, information_per_level
+from ..io import save
+from ..models import VLAE, BetaVAE, ProVLAE
 from ._common import FILES, MODEL_NAMES, load_data, notes, progress, write_json
 from ._progress import fit_with_progress
 from ._table import format_table
 
 __all__ = ["run_demo"]
-
-
-def _batches_per_epoch(n_samples, batch_size):
-    """Optimisation steps of an epoch (a last batch of one sample is left out)."""
-    batches = math.ceil(n_samples / batch_size)
-    return batches - 1 if batches > 1 and n_samples % batch_size == 1 else batches
 
 
 def _checkpoints(output, stem, model):
@@ -40,8 +38,6 @@ def _checkpoints(output, stem, model):
 
 
 def _demo_model(name, beta, seed, settings, n_samples):
-    from ..models import VLAE, BetaVAE, ProVLAE
-
     levels, latent_dim, epochs = settings["levels"], settings["latent_dim"], settings["epochs_per_level"]
     common = {
         "beta": beta,
@@ -122,11 +118,6 @@ def run_demo(settings, output, *, save_models=False):
         record per fit: model, beta, seed, scores, time, iterations, information per
         level), ``table`` and ``pictures``.
     """
-    import torch
-
-    from .. import plotting
-    from ..io import save
-
     started = time.perf_counter()
     output = pathlib.Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -138,7 +129,7 @@ def run_demo(settings, output, *, save_models=False):
 
     runs = [(m, b, s) for m in settings["models"] for b in settings["betas"] for s in settings["seeds"]]
     total_epochs = settings["levels"] * settings["epochs_per_level"]
-    iterations = _batches_per_epoch(len(X), settings["batch_size"]) * total_epochs
+    iterations = len(training_batches(torch.arange(len(X)), settings["batch_size"])) * total_epochs
     results, fitted = [], {}
     for i, (name, beta, seed) in enumerate(runs):
         label = _run_label(name, beta, seed, settings)

@@ -37,7 +37,6 @@ class EpochLines(Callback):
     def __init__(self, total_epochs, indent="    "):
         self.total = total_epochs
         self.indent = indent
-        self.stopped = None
 
     def on_epoch_end(self, trainer, record):
         parts = [f"epoch {record.get('epoch', '?')}/{self.total}"]

@@ -32,10 +32,7 @@ class Callback:
         """Before the first epoch of a fit (after a resume, with the counters it restored)."""
 
     def on_epoch_begin(self, trainer):
-        """Before each epoch, including an epoch run again after a non-finite loss.
-
-        ``trainer.n_batches`` is the number of batches the epoch will run.
-        """
+        """Before each epoch, including an epoch run again after a non-finite loss."""
 
     def on_batch_end(self, trainer, n_rows):
         """After each batch of ``n_rows`` rows (only called where a callback defines it)."""

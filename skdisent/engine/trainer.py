@@ -18,6 +18,10 @@ from .state_copy import FlatStateCopy
 
 __all__ = ["Trainer", "training_batches"]
 
+# Rows of an epoch's last batch scored after it: weights grown past what inference holds
+# overflow on any row (evaluation mode treats rows apart), and a few cost little.
+_CHECKED_ROWS = 8
+
 
 def training_batches(order, batch_size):
     """Split a permutation into batches of ``batch_size``.
@@ -71,7 +75,6 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.n_epochs = None
         self.data = None
-        self.n_batches = None  # in the epoch running
         self._finite = FiniteCheck(device)
 
     @property
@@ -164,7 +167,6 @@ class Trainer:
         model._epoch_start(model.n_iter_)
         order = torch.randperm(len(data), generator=self.state.generator)
         batches = training_batches(order, model.batch_size)
-        self.n_batches = len(batches)
         self._notify("on_epoch_begin")
         watching = [c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end]
         totals, n_seen = {}, 0
@@ -206,9 +208,9 @@ class Trainer:
         The last step of an epoch can make the weights or the optimiser's moments
         non-finite (a NaN gradient), or so large that inference overflows while
         training, normalised by its batch statistics, does not: then ``transform`` and
-        ``score`` would give NaN. The state is checked, and the epoch's last batch is
-        scored as ``score`` does, in evaluation mode with a generator of its own (no
-        training draw is used, no statistic updated).
+        ``score`` would give NaN. The state is checked, and the first rows of the epoch's
+        last batch are scored as ``score`` does, in evaluation mode with a generator of
+        its own (no training draw is used, no statistic updated).
         """
         model, epoch = self.model, self.model.n_iter_ + 1
         tensors = [*model.network_.state_dict().values(),
@@ -220,6 +222,7 @@ class Trainer:
                 f"Training made the weights or the optimiser's state non-finite in epoch {epoch}."
             )
         x = batch[0] if isinstance(batch, tuple) else batch  # objects first, extras after
+        x = x[:_CHECKED_ROWS]
         model.network_.eval()
         try:
             with torch.no_grad(), autocast(self.device, model.precision):
