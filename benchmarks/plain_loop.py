@@ -113,6 +113,8 @@ def random_images(n_samples, shape=IMAGE_SHAPE, seed=0, chunk=65_536):
 
 
 def _network(model, shape=IMAGE_SHAPE, channels_last=True):
+    if model.likelihood == "auto":
+        model.likelihood_ = "bernoulli"  # what fit chooses for the benchmarks' uint8 images
     network = model._build_network(InputLayout(sample_shape=shape, network_shape=shape))
     if not channels_last:
         network = type(network)(**{**network.config, "channels_last": False})
@@ -146,7 +148,7 @@ def training_flops_per_image(model, shape=IMAGE_SHAPE, batch_size=8):
     x = torch.rand(batch_size, *shape)
     gates = torch.ones(network.depth)
     with FlopCounterMode(display=False) as counter:
-        log_likelihood, kl = network(x, gates)
+        log_likelihood, kl = network(x, gates, gates)
         (kl.sum(dim=1) - log_likelihood).mean().backward()
     return counter.get_total_flops() / batch_size
 
@@ -239,7 +241,7 @@ class PlainLoop:
         # compiled graph (torch.compile breaks the graph at a generator argument).
         noise = self.network.draw_noise(len(x), self.generator, self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            log_likelihood, kl = self.forward(x, self.gates, noise=noise)
+            log_likelihood, kl = self.forward(x, self.gates, self.gates, noise=noise)
         loss = -log_likelihood.mean() + self.beta * kl.mean(dim=0).sum()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

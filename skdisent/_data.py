@@ -12,13 +12,19 @@ import torch
 from sklearn.utils.validation import validate_data
 
 __all__ = ["InputLayout", "BatchSource", "stack_rows", "validate_input", "input_layout",
-           "check_probabilities", "evenly_spaced_rows", "INFERENCE_BATCH"]
+           "check_probabilities", "resolve_likelihood", "likelihood_for", "evenly_spaced_rows", "INFERENCE_BATCH",
+           "MIN_INFERENCE_ROWS"]
 
 #: The dtypes ``X`` may have; others are converted to the first.
 INPUT_DTYPES = (np.float32, np.float64, np.uint8)
 
 #: Rows per batch of ``transform``, ``score`` and the other inference methods.
 INFERENCE_BATCH = 512
+
+#: Rows an encoding batch is padded to. CPU matrix products of one to three rows take
+#: another code path than larger ones and round differently, so without the padding a
+#: row encoded alone would not equal the same row encoded with others.
+MIN_INFERENCE_ROWS = 8
 
 
 @dataclass(frozen=True)
@@ -86,13 +92,18 @@ class BatchSource:
         tensor = tensor.reshape(len(rows), *self.layout.network_shape).float()
         return tensor.mul_(self.scale) if self.scale is not None else tensor
 
-    def batches(self, device, batch_size=INFERENCE_BATCH):
-        """Every row in order, ``batch_size`` rows at a time."""
+    def batches(self, device, batch_size=INFERENCE_BATCH, min_rows=1):
+        """Every row in order, ``batch_size`` rows at a time.
+
+        A batch of fewer than ``min_rows`` rows is padded to ``min_rows`` by repeating
+        its rows; :func:`stack_rows` with ``padded=True`` drops what they give.
+        """
         for start in range(0, len(self), batch_size):
-            yield self.batch(np.arange(start, min(start + batch_size, len(self))), device)
+            rows = np.arange(start, min(start + batch_size, len(self)))
+            yield self.batch(np.resize(rows, max(len(rows), min_rows)), device)
 
 
-def stack_rows(blocks, n_rows, dtype=np.float32):
+def stack_rows(blocks, n_rows, dtype=np.float32, padded=False):
     """Stack consecutive blocks of rows into arrays allocated once, written in place.
 
     What ``transform`` and the other batched inference methods return is built this
@@ -111,6 +122,8 @@ def stack_rows(blocks, n_rows, dtype=np.float32):
         Rows of all blocks together.
     dtype : numpy dtype, default=np.float32
         Type of the arrays.
+    padded : bool, default=False
+        The last block may hold rows beyond ``n_rows`` (padding): they are dropped.
 
     Returns
     -------
@@ -124,6 +137,8 @@ def stack_rows(blocks, n_rows, dtype=np.float32):
         if arrays is None:
             arrays = tuple(np.empty((n_rows, *part.shape[1:]), dtype=dtype) for part in parts)
         stop = start + len(parts[0])
+        if padded and start < n_rows < stop:
+            parts, stop = tuple(part[: n_rows - start] for part in parts), n_rows
         if stop > n_rows:
             raise RuntimeError(f"Expected blocks of {n_rows} rows in all, got more.")
         for array, part in zip(arrays, parts):
@@ -235,7 +250,8 @@ def check_probabilities(X, likelihood):
     Parameters
     ----------
     X : ndarray
-    likelihood : str
+    likelihood : str or None
+        None checks nothing.
     """
     if X.dtype == np.uint8 or likelihood != "bernoulli":
         return
@@ -246,6 +262,49 @@ def check_probabilities(X, likelihood):
             "floats in [0, 1] (or uint8 images in 0..255). Rescale X, pass it as uint8, "
             "or use likelihood='gaussian'."
         )
+
+
+def resolve_likelihood(likelihood, X):
+    """The likelihood a model's ``likelihood`` parameter gives on training data ``X``.
+
+    ``"auto"`` is Bernoulli for ``uint8`` data or floats within [0, 1] (pixel
+    intensities, as every data set of the papers), Gaussian for any other values.
+
+    Parameters
+    ----------
+    likelihood : {"auto", "bernoulli", "gaussian"}
+    X : ndarray
+
+    Returns
+    -------
+    likelihood : {"bernoulli", "gaussian"}
+    """
+    if likelihood != "auto":
+        return likelihood
+    if X.dtype == np.uint8 or (float(X.min()) >= 0.0 and float(X.max()) <= 1.0):
+        return "bernoulli"
+    return "gaussian"
+
+
+def likelihood_for(estimator, X, reset):
+    """The likelihood ``estimator`` models ``X`` with; None for a model without one.
+
+    Parameters
+    ----------
+    estimator : skdisent estimator
+    X : ndarray
+    reset : bool
+        True in a fresh ``fit``: chosen from ``X`` (:func:`resolve_likelihood`);
+        otherwise the fitted ``likelihood_``.
+
+    Returns
+    -------
+    likelihood : {"bernoulli", "gaussian"} or None
+    """
+    likelihood = getattr(estimator, "likelihood", None)
+    if likelihood is None or reset:
+        return likelihood and resolve_likelihood(likelihood, X)
+    return getattr(estimator, "likelihood_", likelihood)
 
 
 def evenly_spaced_rows(n_rows, n_taken):

@@ -15,19 +15,30 @@ from ._model_file import ModelFileError, training_of_format_1
 from .engine.checkpoints import newest_checkpoint
 from .engine.state import TrainingState
 
-__all__ = ["state_document", "apply_state_document", "resume_from_checkpoint"]
+__all__ = ["state_document", "apply_state_document", "resume_from_checkpoint",
+           "completed_params"]
 
-# Parameters a resumed fit may change: how it is run, watched and saved, and its budget.
-# Any other difference means the checkpoint belongs to another fit.
+# Parameters a resumed fit may change: how it is run, watched and saved, and its budget
+# (ProVLAE's information_rows and snapshot_steps only say what is measured and kept at a
+# step end; checkpoints written before they existed lack them). Any other difference
+# means the checkpoint belongs to another fit.
 _RESUMABLE_CHANGES = frozenset({
     "warm_start", "verbose", "checkpoint_dir", "checkpoint_every", "device", "compile",
     "precision", "on_nan", "nan_lr_factor", "max_nan_retries", "learning_rate", "n_epochs",
-    "epochs_per_step",
+    "epochs_per_step", "information_rows", "snapshot_steps",
 })
+
+# Parameters added since model files were first written, with the value that gives a file
+# written before them the behaviour it was trained with (not necessarily today's default).
+_ADDED_PARAMETERS = {"normalization": "batch", "initialization": "torch", "architecture": "vlae",
+                     "n_threads": None}
 
 # Network settings that choose how the weights are laid out, not what the model computes:
 # a file may differ from today's default in them, and its network is rebuilt as saved.
 _MEMORY_LAYOUT_KEYS = frozenset({"channels_last"})
+
+# Network settings added since model files were first written, as those files' networks had them.
+_ADDED_NETWORK_SETTINGS = {"normalization": "batch"}
 
 
 def state_document(model):
@@ -63,6 +74,26 @@ def state_document(model):
     }
 
 
+def completed_params(model_class, params):
+    """A document's ``params``, with parameters added since it was written set as it ran.
+
+    Parameters
+    ----------
+    model_class : type
+        The estimator's class.
+    params : dict
+        The parameters the document holds.
+
+    Returns
+    -------
+    params : dict
+        A new dict.
+    """
+    names = model_class._get_param_names()
+    added = {k: v for k, v in _ADDED_PARAMETERS.items() if k in names and k not in params}
+    return {**added, **params}
+
+
 def apply_state_document(model, document, source, params=False):
     """Check ``document`` against ``model`` and set it.
 
@@ -86,7 +117,7 @@ def apply_state_document(model, document, source, params=False):
     if "params" not in document:
         document = _document_of_an_old_pickle(model, document)
     if params:
-        vars(model).update(document["params"])
+        vars(model).update(completed_params(type(model), document["params"]))
     fitted = dict(document["fitted"] or {})
     unknown = sorted(set(fitted) - set(model._fitted_attributes))
     if unknown:
@@ -213,6 +244,12 @@ def _checked_network(model, layout, network_state, source):
     name = type(model).__name__
     if not isinstance(network_state, dict) or not isinstance(network_state.get("weights"), dict):
         raise ModelFileError(f"{source} is corrupt: its network has no weights.")
+    saved = network_state.get("config")
+    if not isinstance(saved, dict):
+        raise ModelFileError(f"{source} is corrupt: its network has no configuration.")
+    likelihood = getattr(model, "likelihood", None)
+    if likelihood is not None:  # "auto" was resolved on the training data: the file says how
+        model.likelihood_ = saved.get("likelihood") if likelihood == "auto" else likelihood
     try:
         with torch.device("meta"):
             expected = model._build_network(layout)
@@ -220,12 +257,10 @@ def _checked_network(model, layout, network_state, source):
         raise ModelFileError(
             f"The parameters in {source} do not describe a valid {name} for its data: {error}"
         ) from None
-    saved = network_state.get("config")
-    if not isinstance(saved, dict):
-        raise ModelFileError(f"{source} is corrupt: its network has no configuration.")
     differing = [
         key for key in sorted(set(expected.config) | set(saved))
-        if key not in _MEMORY_LAYOUT_KEYS and expected.config.get(key) != saved.get(key)
+        if key not in _MEMORY_LAYOUT_KEYS
+        and expected.config.get(key) != saved.get(key, _ADDED_NETWORK_SETTINGS.get(key))
     ]
     if differing:
         differences = ", ".join(

@@ -23,10 +23,12 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._data import (
     INFERENCE_BATCH,
+    MIN_INFERENCE_ROWS,
     BatchSource,
     InputLayout,
     check_probabilities,
     input_layout,
+    likelihood_for,
     stack_rows,
     validate_input,
 )
@@ -74,7 +76,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
       ``_feature_names()`` for the public methods.
 
     It may also override ``_input_layout`` (other layouts, e.g. videos),
-    ``_check_values(X)`` (value constraints), ``_initial_schedule()``,
+    ``_check_values(X, reset)`` (value constraints), ``_initial_schedule()``,
     ``_epoch_start(epoch)``, ``_epoch_record(data, device)`` and ``_stage_end()`` (a
     schedule), ``_check_training_plan(n_samples)`` (warnings about settings), and
     ``_validate_fit_inputs`` with ``_training_data`` (``fit`` arguments besides
@@ -152,6 +154,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
                 f"warm_start=True needs data of the shape the model was fitted on: one sample "
                 f"was {self.layout_.sample_shape}, now {layout.sample_shape}."
             )
+        self._fit_likelihood = likelihood_for(self, X, reset=not resume)  # for the extra inputs
         inputs = self._validate_fit_inputs(layout, **fit_inputs)
         device = resolve_device(self.device)
         if resume:
@@ -163,20 +166,23 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
                      "Raise the number of epochs to train on, or set warm_start=False to "
                      "start again.")
         else:
-            self._initialize(layout, device, X.dtype)
+            self._initialize(layout, device, X)
         data = self._training_data(BatchSource(X, layout), **inputs)
         Trainer(self, device, self._callbacks()).fit(data, self._n_epochs_total())
         return self
 
-    def _initialize(self, layout, device, dtype):
-        """Set up the fitted state of a fresh fit: network, generators, optimisers, counters."""
+    def _initialize(self, layout, device, X):
+        """Set up the fitted state of a fresh fit on ``X``: network, generators, optimisers..."""
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         generator = torch.Generator().manual_seed(seed)
         noise_generator = device_generator(device, seed + 1)
         self.layout_ = layout
         self.input_shape_ = layout.sample_shape
-        self.input_dtype_ = np.dtype(dtype).name
-        self.network_ = build_on_meta(lambda: self._build_network(layout), device, generator)
+        self.input_dtype_ = X.dtype.name
+        if hasattr(self, "likelihood"):
+            self.likelihood_ = self._fit_likelihood
+        self.network_ = build_on_meta(lambda: self._build_network(layout), device, generator,
+                                      getattr(self, "initialization", "torch"))
         vars(self).update(self._fitted_from_network(self.network_))
         self._training = TrainingState(generator, noise_generator,
                                        self._build_optimizers(self.network_),
@@ -201,19 +207,12 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         return callbacks
 
     def _resume_from_checkpoint(self):
-        """Load the newest checkpoint of ``checkpoint_dir`` into this unfitted model.
-
-        Called by a ``fit`` with ``warm_start=True`` on a model that has no fitted
-        state in memory; the model keeps its own parameters. Returns whether a
-        checkpoint was loaded.
-        """
+        """Load ``checkpoint_dir``'s newest checkpoint into this unfitted model; whether one was."""
         path = resume_from_checkpoint(self, self.checkpoint_dir) if self.checkpoint_dir else None
-        if path is None:
-            return False
-        if self.verbose:
+        if path is not None and self.verbose:
             print(f"[{type(self).__name__}] resuming from {path} after epoch {self.n_iter_}",
                   flush=True)
-        return True
+        return path is not None
 
     def _model_file_bytes(self):
         return model_file_bytes(type(self).__name__, state_document(self))
@@ -273,12 +272,12 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
     def _validate_X(self, X, reset, min_samples=1):
         """Validate ``X`` as scikit-learn does and check its sample shape and values."""
         X = validate_input(self, X, reset=reset, min_samples=min_samples)
-        self._check_values(X)
+        self._check_values(X, reset)
         return X
 
-    def _check_values(self, X):
+    def _check_values(self, X, reset):
         """Refuse floats outside [0, 1] when the likelihood is Bernoulli."""
-        check_probabilities(X, getattr(self, "likelihood", "bernoulli"))
+        check_probabilities(X, likelihood_for(self, X, reset))
 
     def _input_layout(self, X):
         """Map ``X``'s layout to the network input: images or flat rows."""
@@ -310,7 +309,8 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         """
         source, device = self._fitted_source(X)
         with torch.no_grad(), autocast(device, self.precision):
-            return stack_rows((self._encode(x) for x in source.batches(device)), len(source))
+            batches = source.batches(device, min_rows=MIN_INFERENCE_ROWS)
+            return stack_rows((self._encode(x) for x in batches), len(source), padded=True)
 
     @with_threads
     def inverse_transform(self, X):

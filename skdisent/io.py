@@ -13,7 +13,7 @@ files that cross machines or people.
 import pathlib
 
 from ._model_file import FORMAT_VERSION, ModelFileError, read_model_file, write_atomic
-from ._state_document import apply_state_document
+from ._state_document import apply_state_document, completed_params
 from .base import BaseDisentangler
 from .engine.checkpoints import newest_checkpoint
 from .models import VLAE, BetaVAE, LDFModel, ProVLAE
@@ -175,7 +175,7 @@ def _build(class_name, document, source):
         raise ModelFileError(f"{source} is corrupt: its parameters are not those of a "
                              f"{class_name}.")
     try:
-        model = cls(**params)
+        model = cls(**completed_params(cls, params))
         model._validate_params()
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{source} holds invalid parameters of a {class_name}: {error}") \

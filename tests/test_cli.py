@@ -254,3 +254,20 @@ def test_ctrl_c_ends_the_demo_without_a_table_or_results(tmp_path, capsys, monke
     assert (tmp_path / "results.json").exists() and not (tmp_path / "checkpoints").exists()
     document = json.loads((tmp_path / "results.json").read_text())
     assert {r["threads"] for r in document["results"]} == {document["environment"]["torch_threads"]}
+
+
+def test_demo_network_options_reach_the_models():
+    from skdisent.cli import build_parser
+    from skdisent.cli._demo_run import _demo_model
+    from skdisent.cli.demo import _demo_settings
+
+    parser = build_parser()
+    paper = _demo_settings(parser.parse_args(["demo", "--paper"]))
+    assert (paper["normalization"], paper["initialization"]) == ("affine", "glorot")
+    default = _demo_settings(parser.parse_args(["demo"]))
+    assert (default["normalization"], default["initialization"]) == ("affine", "torch")
+    chosen = _demo_settings(parser.parse_args(
+        ["demo", "--normalization", "batch", "--initialization", "glorot"]))
+    for name in ("betavae", "vlae", "provlae"):
+        params = _demo_model(name, 4.0, 0, chosen, 1000).get_params()
+        assert (params["normalization"], params["initialization"]) == ("batch", "glorot")

@@ -216,7 +216,7 @@ def test_the_progressive_schedule_picture_is_drawn(sandbox):
     runpy.run_path(str(DOCS / "user_guide" / "progressive_schedule.py"))
     figure = plt.gcf()
     top, bottom = figure.axes[:2]
-    assert len(top.lines) >= 3 and top.get_ylabel() == "gate (fade-in)"
+    assert len(top.lines) >= 3 and top.get_ylabel() == "decoder gate"
     figure.savefig(sandbox / "schedule.png")
 
 

@@ -30,7 +30,7 @@ def models(data):
         "BetaVAE": BetaVAE(n_components=3, n_epochs=1, depth=2, **TINY).fit(X),
         "VLAE": VLAE(levels=2, latent_dim=2, n_epochs=2, **TINY).fit(X),
         "ProVLAE": ProVLAE(levels=2, latent_dim=2, epochs_per_step=1, fade_in_steps=1,
-                           **TINY).fit(X),
+                           snapshot_steps=True, **TINY).fit(X),
     }
 
 
@@ -96,6 +96,47 @@ def test_information_flow(models, tmp_path):
 def test_information_flow_needs_a_progressive_fit(models):
     with pytest.raises(ValueError, match="progressive step"):
         plotting.plot_information_flow(models["VLAE"])
+
+
+def test_information_flow_steps(models, data, tmp_path):
+    X, _ = data
+    model = models["ProVLAE"]
+    figure = plotting.plot_information_flow_steps(model, X, index=2, n_samples=3,
+                                                  path=tmp_path / "f5.png")
+    assert isinstance(figure, Figure)
+    assert_png(tmp_path / "f5.png")
+    steps, levels = 2, 2
+    image_axes = [ax for ax in figure.axes if ax.images]
+    assert len(figure.axes) == 2 * steps * levels and len(image_axes) == steps * levels
+    # axes row by row: one row per level, the deepest on top; one column block per step,
+    # level 1 not active at step 0
+    labels = [t.get_text() for ax in image_axes for t in ax.get_yticklabels()]
+    assert labels == ["z2", "z2", "z1\n(inactive)", "z1"]
+    # I(x; z_l) beside every row, from each step's end record; I(x; z) on top of each step
+    bars = [ax for ax in figure.axes if not ax.images]
+    written = [float(t.get_text()) for ax in bars for t in ax.texts]
+    expected = [s.history_[-1][f"information_{level}"] for level in (2, 1)
+                for s in model.step_snapshots_]
+    np.testing.assert_allclose(written, expected, atol=0.005)
+    titles = [ax.get_title(loc="left") for ax in image_axes if ax.get_title(loc="left")]
+    assert titles == [f"step {s}: I(x; z) = {r.history_[-1]['information_total']:.2f}"
+                      for s, r in enumerate(model.step_snapshots_)]
+    assert "log 128" in figure.get_suptitle()  # the bound of the 128 training rows
+
+    def cells(ax):  # the row's three 16x16 images, out of the mosaic
+        mosaic = np.asarray(ax.images[0].get_array())
+        return [mosaic[:, c * 17: c * 17 + 16] for c in range(3)]
+
+    # the decoder ignores an inactive level: its row repeats one image (to float rounding)
+    assert all(np.allclose(c, cells(image_axes[2])[0], atol=1e-6) for c in cells(image_axes[2]))
+    assert not all(np.allclose(c, cells(image_axes[0])[0], atol=1e-6)
+                   for c in cells(image_axes[0]))
+
+
+def test_information_flow_steps_needs_snapshots(models, data):
+    X, _ = data
+    with pytest.raises(ValueError, match="snapshot_steps=True"):
+        plotting.plot_information_flow_steps(models["VLAE"], X)
 
 
 def test_score_vs_reconstruction(tmp_path):

@@ -66,9 +66,9 @@ def test_noise_drawn_outside_the_network_gives_the_same_pass():
     network = LadderNetwork((1, 16, 16), (2, 0, 3), conv_channels=4, dense_units=8)
     x = torch.rand(5, 1, 16, 16)
     gates = torch.ones(3)
-    inside = network(x, gates, torch.Generator().manual_seed(3))
+    inside = network(x, gates, gates, torch.Generator().manual_seed(3))
     noise = network.draw_noise(5, torch.Generator().manual_seed(3))
-    outside = network(x, gates, noise=noise)
+    outside = network(x, gates, gates, noise=noise)
     for a, b in zip(inside, outside):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 

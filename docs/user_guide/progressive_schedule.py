@@ -1,8 +1,8 @@
 """The progressive schedule of ProVLAE, drawn for the user guide (progressive.rst).
 
 Run by the ``.. plot::`` directive of the docs build (and by tests/test_docs.py). The
-step of every epoch comes from :meth:`skdisent.ProVLAE.progressive_step`; the gates and
-KL weights follow the rules of its docstring: a level's gate is 0 before its step,
+step of every epoch comes from :meth:`skdisent.ProVLAE.progressive_step`; the decoder gates
+and KL weights follow the rules of its docstring: a level's decoder gate is 0 before its step,
 rises linearly from 0 to 1 over ``fade_in_steps`` iterations once its step starts, and
 stays at 1; its KL weight is ``pre_kl_coef`` while it is inactive and ``beta`` after.
 """
@@ -55,7 +55,7 @@ def plot_schedule(model, iterations_per_epoch=ITERATIONS_PER_EPOCH):
         top.text((step + 0.5) * model.epochs_per_step, 1.1, f"step {step}",
                  ha="center", va="bottom", fontsize=9)
     top.set_ylim(-0.1, 1.3)
-    top.set_ylabel("gate (fade-in)")
+    top.set_ylabel("decoder gate")
     top.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     bottom.set_ylabel("KL weight")
     bottom.set_yticks([float(model.pre_kl_coef), float(model.beta)])

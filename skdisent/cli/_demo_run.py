@@ -45,6 +45,8 @@ def _demo_model(name, beta, seed, settings, n_samples):
         "learning_rate": settings["learning_rate"],
         "conv_channels": settings["conv_channels"],
         "dense_units": settings["dense_units"],
+        "normalization": settings["normalization"],
+        "initialization": settings["initialization"],
         "precision": settings["precision"],
         "device": settings["device"],
         "n_threads": settings["threads"],

@@ -50,7 +50,8 @@ class EpochLines(Callback):
         if "time" in record:
             parts.append(f"{record['time']:.1f} s")
         progress(self.indent + "  ".join(parts))
-        information = {k: v for k, v in record.items() if k.startswith("information_")}
+        information = {k: v for k, v in record.items()
+                       if k.startswith("information_") and k != "information_rows"}
         if information:
             shown = ", ".join(f"{k}={max(v, 0.0):.3f}" for k, v in information.items())
             progress(f"{self.indent}end of step {record.get('step', '?')}: {shown}")

@@ -37,6 +37,8 @@ DEMO_DEFAULTS = {
     "learning_rate": 1e-3,
     "conv_channels": 16,
     "dense_units": 128,
+    "normalization": "affine",
+    "initialization": "torch",
     "fade_in_steps": None,  # a third of one progressive step's iterations
     "pre_kl_coef": 0.5,
     "precision": "fp32",
@@ -67,6 +69,8 @@ PAPER = {
     "learning_rate": 5e-4,
     "conv_channels": 32,
     "dense_units": 256,
+    "normalization": "affine",
+    "initialization": "glorot",
     "fade_in_steps": 5000,
     "betas": [1.0],
     "seeds": [0, 1, 2],
@@ -112,6 +116,12 @@ def add_parser(commands):
     demo.add_argument("--learning-rate", type=float, help="default 1e-3 (the reference: 5e-4)")
     demo.add_argument("--conv-channels", type=positive_int, help="default 16 (the reference: 32)")
     demo.add_argument("--dense-units", type=positive_int, help="default 128 (the reference: 256)")
+    demo.add_argument("--normalization", choices=["batch", "affine"],
+                      help="after every hidden layer: a learned scale and shift as the "
+                           "reference ran (default affine), or batch norm")
+    demo.add_argument("--initialization", choices=["torch", "glorot"],
+                      help="initial weights: PyTorch's defaults, or TF1's Glorot-uniform as the "
+                           "reference ran (default torch)")
     demo.add_argument("--fade-in-steps", type=int, metavar="N",
                       help="pro-VLAE fade-in iterations (default: a third of one step)")
     demo.add_argument("--pre-kl-coef", type=non_negative_float, help="pro-VLAE pre-KL weight (default 0.5)")

@@ -13,8 +13,10 @@ estimators, named in the API because the same score name hides different numbers
   :func:`mig_sampling`, :func:`information_per_level`).
 
 Scorers for ``GridSearchCV`` and ``cross_validate`` take ``y`` = the factor matrix:
-:data:`mig_scorer`, :data:`mig_sup_scorer`, :data:`factor_vae_scorer`, :data:`dci_scorer`,
-and :func:`make_disentanglement_scorer` for any metric.
+:data:`mig_scorer`, :data:`mig_sup_scorer`, :data:`factor_vae_scorer`, :data:`dci_scorer`
+score ``model.transform(X)``; :data:`mig_sampling_scorer` and
+:data:`mig_sup_sampling_scorer` score ``model.posterior(X)`` with the sampling estimator;
+:func:`make_disentanglement_scorer` builds one for any metric.
 """
 
 from ._beta_vae import beta_vae_score
@@ -30,7 +32,9 @@ from ._scorers import (
     dci_scorer,
     factor_vae_scorer,
     make_disentanglement_scorer,
+    mig_sampling_scorer,
     mig_scorer,
+    mig_sup_sampling_scorer,
     mig_sup_scorer,
 )
 from ._summary import disentanglement_scores
@@ -54,4 +58,6 @@ __all__ = [
     "mig_sup_scorer",
     "factor_vae_scorer",
     "dci_scorer",
+    "mig_sampling_scorer",
+    "mig_sup_sampling_scorer",
 ]

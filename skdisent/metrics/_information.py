@@ -72,10 +72,16 @@ def information_per_level(means, logvars, levels, *, n_samples=10000, chunk_size
     Returns
     -------
     information : ndarray of shape (n_levels,)
-        ``I(x; z_l)`` in nats, in the order of ``levels``. It is at most about ``log N``
-        (every posterior apart from the others) and near 0 for a level whose posteriors
-        all equal the prior; it is not clamped, so Monte Carlo noise can make a collapsed
-        level slightly negative.
+        ``I(x; z_l)`` in nats, in the order of ``levels``. It is at most ``log N``, with
+        ``N`` the rows of ``means``, up to Monte Carlo noise (reached when every posterior
+        lies apart from the others): each sample's own posterior is one of the ``N``
+        components of the aggregate posterior, so its estimated density there is at
+        least ``1/N`` of its own density, and ``H(z_l)`` at most ``log N + H(z_l | x)``.
+        ``N`` rows can be told apart with ``log N`` nats, whatever the model keeps of
+        each, so values are comparable only between estimates on the same number of
+        rows, and a full factor grid (``N`` its size) is needed to measure more. It is
+        near 0 for a level whose posteriors all equal the prior; it is not clamped, so
+        Monte Carlo noise can make a collapsed level slightly negative.
 
     Raises
     ------

@@ -4,12 +4,12 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_array
 
-from .._data import BatchSource, InputLayout
+from .._data import BatchSource, InputLayout, check_probabilities
 
 __all__ = ["piece_source", "ObjectsWithPieces"]
 
 
-def piece_source(pieces, grid, check_values):
+def piece_source(pieces, grid, likelihood):
     """The extra pieces given to ``LDFModel.fit``, checked against the grid objects are cut by.
 
     Parameters
@@ -18,8 +18,8 @@ def piece_source(pieces, grid, check_values):
         Single pieces; grey patches may leave out their channel axis.
     grid : PieceGrid
         How an object of ``X`` is cut.
-    check_values : callable
-        The model's value check (a Bernoulli likelihood needs [0, 1]).
+    likelihood : {"bernoulli", "gaussian"}
+        The likelihood of the fit (a Bernoulli likelihood needs [0, 1]).
 
     Returns
     -------
@@ -34,7 +34,7 @@ def piece_source(pieces, grid, check_values):
             f"pieces must be single {grid.kind} of shape {shape} (n_pieces, *piece_shape), "
             f"the pieces X is cut into; got pieces of shape {pieces.shape[1:]}."
         )
-    check_values(pieces)
+    check_probabilities(pieces, likelihood)
     return BatchSource(pieces, InputLayout(tuple(pieces.shape[1:]), shape))
 
 

@@ -13,12 +13,14 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._data import stack_rows
+from .._data import MIN_INFERENCE_ROWS, stack_rows
 from ..base import BaseDisentangler
 from ..engine.device import autocast, to_device, with_threads
 from ..engine.optim import fused_adam
 from ..nn.distributions import kl_to_standard_normal, reparameterize
 from ..nn.ladder import LadderNetwork
+from ..nn.ladder_celeba import CelebALadderNetwork
+from ..nn.layers import NORMALIZATIONS
 
 __all__ = ["LadderModel", "COMMON_PARAMETERS", "training_compile_options"]
 
@@ -57,18 +59,42 @@ def training_compile_options(network, precision):
 
 
 COMMON_PARAMETERS = """\
-likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
+likelihood : {"auto", "bernoulli", "gaussian"}, default="auto"
         Observation model. Bernoulli (the reference's choice for every data set)
         reads pixel intensities in [0, 1] as probabilities; Gaussian has one learned
-        standard deviation and accepts any real values.
+        standard deviation and accepts any real values. ``"auto"`` chooses in ``fit``:
+        Bernoulli for ``uint8`` data or data within [0, 1], Gaussian otherwise (so
+        that standardised features, e.g. after a ``StandardScaler``, work);
+        ``likelihood_`` keeps the choice.
     batch_size : int, default=128
         Samples per training step (the reference used 128 on dSprites).
     learning_rate : float, default=5e-4
         Adam's learning rate (the reference's value).
-    conv_channels : int, default=32
-        Channels of every convolution of the ladder (images).
+    conv_channels : int or tuple of int, default=32
+        Channels of every convolution of the ladder (images), or one width per
+        level, shallowest first. With ``architecture="celeba"``, an int is the first
+        level's width, doubled at each deeper level (the reference: 64).
+    architecture : {"vlae", "celeba"}, default="vlae"
+        ``"vlae"``: the ladder of the pro-VLAE reference for dSprites and 3DShapes
+        (:class:`~skdisent.nn.LadderNetwork`). ``"celeba"``: the reference's
+        four-level CelebA network (:class:`~skdisent.nn.CelebALadderNetwork`: leaky
+        ReLU, widths doubling per level, two-convolution heads, clipped
+        log-variances); images whose sides are multiples of 32, four levels.
     dense_units : int, default=256
         Width of every hidden dense layer.
+    normalization : {"affine", "batch"}, default="affine"
+        What follows the activation of every hidden layer. ``"affine"``: a learned
+        per-channel scale and shift, the same in ``fit`` and afterwards, with no
+        running statistics: what the reference code of pro-VLAE executed (its
+        batch-normalisation layers never left their initial statistics); on the
+        demo's settings it reconstructed better and disentangled more than batch
+        norm for all three ladder models (``benchmarks/README.md``). ``"batch"``:
+        batch norm (batch statistics in ``fit``, running statistics afterwards), the
+        only choice before this parameter existed.
+    initialization : {"torch", "glorot"}, default="torch"
+        How a fresh fit draws the weights of the dense and convolution layers:
+        PyTorch's defaults (Kaiming-uniform weights, small uniform biases), or TF1's,
+        which the pro-VLAE reference ran with (Glorot-uniform weights, zero biases).
     image_shape : tuple of int, default=None
         ``(H, W)`` or ``(C, H, W)``: read flat rows of ``X`` as images of this
         shape. Rows without it are modelled by a dense network.
@@ -145,15 +171,20 @@ likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
 class LadderModel(BaseDisentangler, metaclass=ABCMeta):
     """Shared regime of the ladder models; not meant to be used directly."""
 
-    _network_class = LadderNetwork
+    @property
+    def _network_class(self):
+        return CelebALadderNetwork if self.architecture == "celeba" else LadderNetwork
     _fitted_attributes = (*BaseDisentangler._fitted_attributes, "latent_dims_", "n_components_")
 
     _parameter_constraints: dict = {
         **BaseDisentangler._parameter_constraints,
         "beta": [Interval(Real, 0, None, closed="left")],
-        "likelihood": [StrOptions({"bernoulli", "gaussian"})],
-        "conv_channels": [Interval(Integral, 1, None, closed="left")],
+        "likelihood": [StrOptions({"auto", "bernoulli", "gaussian"})],
+        "conv_channels": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "architecture": [StrOptions({"vlae", "celeba"})],
         "dense_units": [Interval(Integral, 1, None, closed="left")],
+        "normalization": [StrOptions(set(NORMALIZATIONS))],
+        "initialization": [StrOptions({"torch", "glorot"})],
     }
 
     @abstractmethod
@@ -161,8 +192,9 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
         """Latent dimensions per level, shallowest first: BetaVAE, VLAE, ProVLAE define it."""
 
     def _gates(self, training):
-        """Per-level gates for the current position in training, shape (depth,)."""
-        return torch.ones(len(self._latent_dims()))
+        """Per-level encoder and decoder gates now: two tensors of shape (depth,)."""
+        ones = torch.ones(len(self._latent_dims()))
+        return ones, ones
 
     def _kl_weights(self):
         """Per-level weights of the KL terms in the training loss, shape (depth,)."""
@@ -170,13 +202,14 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
 
     # The hooks of BaseDisentangler.
     def _build_network(self, layout):
-        return LadderNetwork(
+        return self._network_class(
             layout.network_shape,
             self._latent_dims(),
             conv_channels=self.conv_channels,
             dense_units=self.dense_units,
-            likelihood=self.likelihood,
+            likelihood=self.likelihood_,
             channels_last=True,
+            normalization=self.normalization,
         )
 
     def _training_pass(self):
@@ -198,12 +231,12 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
 
     def _train_batch(self, x, trainer):
         device = x.device
-        gates = to_device(self._gates(training=True), device)
+        encoder_gates, decoder_gates = (to_device(g, device) for g in self._gates(training=True))
         weights = to_device(self._kl_weights(), device)
         # The noise is drawn here, as the network would draw it, so that a compiled
         # network holds no generator (a generator argument breaks torch.compile's graph).
         noise = self.network_.draw_noise(len(x), self._training.noise_generator, device)
-        log_likelihood, kl = self._training_pass()(x, gates, noise=noise)
+        log_likelihood, kl = self._training_pass()(x, encoder_gates, decoder_gates, noise=noise)
         reconstruction = -log_likelihood.mean()
         kl_per_level = kl.mean(dim=0)
         loss = reconstruction + (kl_per_level * weights).sum()
@@ -211,7 +244,7 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl_per_level}
 
     def _encode(self, x):
-        gates = to_device(self._gates(training=False), x.device)
+        gates = to_device(self._gates(training=False)[0], x.device)
         mus, _ = self._compiled_function("encode", self.network_.encode)(x, gates)
         return torch.cat(mus, dim=1)
 
@@ -236,9 +269,10 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
         :func:`~skdisent.metrics.information_per_level` take them.
         """
         source, device = self._fitted_source(X)
-        return self._posterior_of_batches(source.batches(device), device, len(source))
+        batches = source.batches(device, min_rows=MIN_INFERENCE_ROWS)
+        return self._posterior_of_batches(batches, device, len(source), padded=True)
 
-    def _posterior_of_batches(self, batches, device, n_samples, dtype=np.float32):
+    def _posterior_of_batches(self, batches, device, n_samples, dtype=np.float32, padded=False):
         """Posterior means and log-variances of ``batches`` (the caller sets the network's mode).
 
         Parameters
@@ -251,39 +285,42 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
             Rows of all batches together.
         dtype : numpy dtype, default=np.float32
             Type of the arrays returned.
+        padded : bool, default=False
+            The last batch may hold padding rows beyond ``n_samples`` (dropped).
 
         Returns
         -------
         means, logvars : ndarray of shape (n_samples, n_components_)
         """
-        gates = to_device(self._gates(training=False), device)
+        gates = to_device(self._gates(training=False)[0], device)
 
         def parameters(x):
             mus, logvars = self.network_.encode(x, gates)
             return torch.cat(mus, dim=1), torch.cat(logvars, dim=1)
 
         with torch.no_grad(), autocast(device, self.precision):
-            return stack_rows((parameters(x) for x in batches), n_samples, dtype=dtype)
+            return stack_rows((parameters(x) for x in batches), n_samples, dtype=dtype,
+                              padded=padded)
 
     def _split_codes(self, codes):
         return list(torch.split(codes, list(self.latent_dims_), dim=1))
 
     def _decode(self, codes):
-        gates = to_device(self._gates(training=False), codes.device)
+        gates = to_device(self._gates(training=False)[1], codes.device)
         output = self.network_.decode(self._split_codes(codes), gates)
         return self.network_.likelihood.mean(output.float())
 
     def _score_batch(self, x, generator):
         """The ELBO of each sample of ``x``, with ``beta=1`` and the levels now active."""
-        gates = to_device(self._gates(training=False), x.device)
-        mus, logvars = self.network_.encode(x, gates)
+        encoder_gates, decoder_gates = (to_device(g, x.device) for g in self._gates(training=False))
+        mus, logvars = self.network_.encode(x, encoder_gates)
         zs = [reparameterize(m.float(), v.float(), generator) for m, v in zip(mus, logvars)]
-        output = self.network_.decode(zs, gates)
+        output = self.network_.decode(zs, decoder_gates)
         log_likelihood = self.network_.likelihood.log_prob(output.float(), x)
         kl = torch.stack(
             [kl_to_standard_normal(m.float(), v.float()) for m, v in zip(mus, logvars)], dim=1
         )
-        active = (gates > 0).to(kl.dtype)
+        active = (decoder_gates > 0).to(kl.dtype)
         return log_likelihood - (kl * active).sum(dim=1)
 
     def _sample_codes(self, n_samples, generator):
@@ -298,7 +335,8 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
 
     def _fitted_from_network(self, network):
         dims = tuple(int(d) for d in network.latent_dims)
-        return {"latent_dims_": dims, "n_components_": sum(dims)}
+        return {"latent_dims_": dims, "n_components_": sum(dims),
+                "likelihood_": network.likelihood_name}
 
     @property
     def levels_(self):

@@ -78,10 +78,11 @@ class LDFModel(BaseDisentangler):
         loss of each level's encoder and generator.
     shortcut_weight : float, default=1.0
         Weight of the shortcut reconstruction error, likewise.
-    likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
+    likelihood : {"auto", "bernoulli", "gaussian"}, default="auto"
         ``"bernoulli"``: the generator outputs logits, data are probabilities in [0, 1]
         (or uint8), errors are cross-entropies. ``"gaussian"``: any real values, errors
-        are half squared errors.
+        are half squared errors. ``"auto"``: Bernoulli for uint8 data or data within
+        [0, 1], Gaussian otherwise (kept in ``likelihood_``).
     batch_size : int, default=64
         Objects per step, and pieces per lower-level update.
     learning_rate : float, default=5e-4
@@ -131,6 +132,8 @@ class LDFModel(BaseDisentangler):
         after unpickling).
     n_components_ : int
         Columns of :meth:`transform` for the current ``representation``.
+    likelihood_ : {"bernoulli", "gaussian"}
+        The lower level's observation model (what ``likelihood="auto"`` chose).
     n_pieces_ : int
         Pieces per object (patches, frames or blocks).
     piece_shape_ : tuple of int
@@ -154,14 +157,6 @@ class LDFModel(BaseDisentangler):
     See Also
     --------
     ProVLAE : a hierarchical model whose levels are abstract, not local.
-
-    Notes
-    -----
-    :meth:`score` is not a likelihood bound (ALI has none): it is minus the mean
-    reconstruction error per object through the chosen ``representation``, i.e. of
-    ``inverse_transform(transform(X))`` against ``X``, summed over features
-    (cross-entropy in nats for Bernoulli, half squared error for Gaussian). Higher is
-    better; with ``representation="global"`` it tests both levels.
 
     References
     ----------
@@ -198,7 +193,7 @@ class LDFModel(BaseDisentangler):
         "gradient_penalty": [Interval(Real, 0, None, closed="left")],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "shortcut_weight": [Interval(Real, 0, None, closed="left")],
-        "likelihood": [StrOptions({"bernoulli", "gaussian"})],
+        "likelihood": [StrOptions({"auto", "bernoulli", "gaussian"})],
         "conv_channels": [Interval(Integral, 1, None, closed="left")],
         "dense_units": [Interval(Integral, 1, None, closed="left")],
     }
@@ -215,7 +210,7 @@ class LDFModel(BaseDisentangler):
         gradient_penalty=1.0,
         reconstruction_weight=1.0,
         shortcut_weight=1.0,
-        likelihood="bernoulli",
+        likelihood="auto",
         batch_size=64,
         learning_rate=5e-4,
         conv_channels=32,
@@ -306,7 +301,7 @@ class LDFModel(BaseDisentangler):
         if pieces is None:
             return {"pieces": None}
         grid = make_piece_grid(layout.network_shape, self.patch_grid)
-        return {"pieces": piece_source(pieces, grid, self._check_values)}
+        return {"pieces": piece_source(pieces, grid, self._fit_likelihood)}
 
     def _training_data(self, source, pieces=None):
         if pieces is None:
@@ -314,7 +309,8 @@ class LDFModel(BaseDisentangler):
         return ObjectsWithPieces(source, pieces, self.n_pieces_, self._training.generator)
 
     def _fitted_from_network(self, network):
-        return {"n_pieces_": network.pieces.n_pieces, "piece_shape_": network.pieces.piece_shape}
+        return {"n_pieces_": network.pieces.n_pieces, "piece_shape_": network.pieces.piece_shape,
+                "likelihood_": network.lower.likelihood}
 
     def _n_epochs_total(self):
         return self.n_epochs
@@ -327,7 +323,7 @@ class LDFModel(BaseDisentangler):
 
     def _build_network(self, layout):
         return LDFNetwork(layout.network_shape, self.patch_grid, self.local_dim, self.global_dim,
-                          self.conv_channels, self.dense_units, self.likelihood)
+                          self.conv_channels, self.dense_units, self.likelihood_)
 
     def _build_optimizers(self, network):
         def adam(parameters):
@@ -421,7 +417,8 @@ class LDFModel(BaseDisentangler):
         ELBO: each object goes through :meth:`transform` and back through
         :meth:`inverse_transform` in the current ``representation``, and the error is
         summed over its features (cross-entropy in nats for a Bernoulli likelihood,
-        half the squared error for a Gaussian one).
+        half the squared error for a Gaussian one). With ``representation="global"``
+        it tests both levels.
 
         Parameters
         ----------

@@ -11,6 +11,7 @@ from .._data import evenly_spaced_rows
 from .._warn import warn
 from ..metrics import information_per_level
 from ._ladder import COMMON_PARAMETERS, LadderModel
+from ._snapshots import StageSnapshots
 
 __all__ = ["ProVLAE"]
 
@@ -21,16 +22,18 @@ class ProVLAE(LadderModel):
     Training runs in ``levels`` progressive steps of ``epochs_per_step`` epochs.
     Step 0 trains the deepest level alone; each later step switches on the next
     shallower level. The whole network exists and trains from the start; a level
-    that is not yet active is gated off (its ladder head sees no input and its
-    decoder path is multiplied by 0). At step ``s`` the loss is::
+    that is not yet active does not reach the decoder (its decoder path is
+    multiplied by 0), while its ladder head, as in the reference code, always sees
+    the real features, so that the pre-KL penalty trains it. At step ``s`` the
+    loss is::
 
         -E_q[log p(x | z_active)] + beta * sum_{l active} KL_l
                                   + pre_kl_coef * sum_{l inactive} KL_l
 
-    - *Fade-in*: when a level becomes active its gate rises linearly from 0 to 1
-      over ``fade_in_steps`` iterations, scaling both the input of its ladder head
-      and its decoder path. The same gate (0 before, then rising) is used on both
-      paths, so a level starts from its pre-KL-trained state at the prior.
+    - *Fade-in*: when a level becomes active a coefficient rises linearly from 0
+      to 1 over ``fade_in_steps`` iterations and scales both the input of its
+      ladder head and its decoder path (before and after its fade-in, the head's
+      input is not scaled).
     - *Pre-KL*: the KL of inactive levels is penalised with ``pre_kl_coef`` so
       that they sit at the prior before they are switched on.
 
@@ -53,6 +56,24 @@ class ProVLAE(LadderModel):
         the fit partly faded in (a warning says so).
     pre_kl_coef : float, default=0.5
         Weight of the KL of inactive levels; 0 switches the pre-KL penalty off.
+    information_rows : int >= 2 or None, default=2048
+        Rows of the training data (evenly spaced, no random draw) on which
+        ``I(x; z_l)`` is estimated at the end of each progressive step; None uses
+        every row (the full factor grid, as the reference did). The estimate cannot
+        exceed ``log(rows)`` (7.62 nats for 2,048 rows, 13.08 for the 480,000 of
+        3DShapes; see ``information_per_step_``), so raise it to see information
+        beyond that. The aggregate posterior is sampled at ``min(rows, 10000)``
+        of the rows (10,000 as in the reference); the cost per step end is one
+        forward pass over the rows and about ``samples x rows x n_components_ x 2``
+        Gaussian log-densities (about two minutes on one CPU thread for the whole
+        3DShapes grid and 9 latents).
+    snapshot_steps : bool, default=False
+        Keep a copy of the model at the end of each progressive step in
+        ``step_snapshots_`` (for the paper's Fig. 5,
+        :func:`skdisent.plotting.plot_information_flow_steps`). Each copy holds the
+        network's weights and buffers on the CPU, 4 bytes per parameter, and no
+        optimiser state: 23 MB per step for the reference 64x64 network (5.7M
+        parameters), 69 MB for its three steps. False keeps none.
     %s
 
     Attributes
@@ -63,6 +84,8 @@ class ProVLAE(LadderModel):
         Total latent dimensions, ``levels * latent_dim``.
     latent_dims_ : tuple of int
         Latent dimensions per level, shallowest first.
+    likelihood_ : {"bernoulli", "gaussian"}
+        The observation model in use (what ``likelihood="auto"`` chose).
     history_ : list of dict
         One record per epoch: ``epoch``, ``n_steps``, ``step`` (the progressive
         step), ``active_levels``, ``fade_in`` (the newest level's gate at the end of
@@ -70,16 +93,39 @@ class ProVLAE(LadderModel):
         nats), ``kl_<l>`` per level (level 1 the shallowest), ``time`` (seconds),
         ``images_per_s`` and ``threads`` (torch's CPU threads). The record of the
         last epoch of each progressive step also holds ``information_<l>``,
-        ``I(x; z_l)`` in nats per level, and
-        ``information_total``, ``I(x; z)`` (see ``information_per_step_``).
+        ``I(x; z_l)`` in nats per level, ``information_total``, ``I(x; z)``, and
+        ``information_rows``, the rows they were estimated on (see
+        ``information_per_step_``).
     information_per_step_ : ndarray of shape (n_completed_steps, levels)
         ``I(x; z_l)`` in nats per level (columns shallowest first) at the end of
         each completed progressive step: the information flow of the paper's
         Fig. 5, read from ``history_``. Estimated with
-        :func:`skdisent.metrics.information_per_level` on a fixed subsample of the
-        training data (at most 2,048 rows, evenly spaced; 2,048 samples of the
-        aggregate posterior, seed 0), so it costs one forward pass over the
-        subsample per step and leaves the training's random draws untouched.
+        :func:`skdisent.metrics.information_per_level` on ``information_rows``
+        rows of the training data (evenly spaced; ``min(rows, 10000)`` samples of
+        the aggregate posterior, seed 0), so it leaves the training's random draws
+        untouched. Every value, and ``I(x; z)``, is at most ``log(rows)`` up to
+        Monte Carlo noise of a few hundredths of a nat: the estimator's aggregate
+        posterior is a mixture of one posterior per row, so it can tell at most
+        ``rows`` inputs apart, ``log(rows)`` nats, however much the encoder keeps
+        of each image. The values are comparable only between fits estimated on
+        the same number of rows.
+    step_snapshots_ : list of ProVLAE
+        Only with ``snapshot_steps=True``: the model at the end of each
+        progressive step completed, in order (``step_snapshots_[s]`` after step
+        ``s``, with ``s + 1`` levels active and ``n_iter_ == (s + 1) *
+        epochs_per_step``). Each is a fitted ``ProVLAE`` of its own (its weights
+        copied to the CPU, its ``history_`` up to that step, ``snapshot_steps``
+        and ``checkpoint_dir`` off) that transforms, decodes and samples as the
+        model did then; further training changes none of them. They leave out the
+        optimiser's moments (a snapshot is for inference: ``fit`` with
+        ``warm_start=True`` on one trains on with fresh Adam moments). A fit with
+        ``warm_start=True`` keeps the snapshots it finds and adds those of the
+        steps it completes; a fresh fit starts them again. They pickle with the
+        model (pickle, joblib, ``copy.deepcopy``), but :func:`skdisent.save`,
+        model files and checkpoints do not hold them: a model read by
+        :func:`skdisent.load`, or resumed from a checkpoint, has only the
+        snapshots of steps completed after that. Absent when ``snapshot_steps``
+        is False (as scikit-learn's ``oob_score_`` without ``oob_score``).
     n_iter_ : int
         Number of epochs run.
     n_steps_ : int
@@ -115,6 +161,8 @@ class ProVLAE(LadderModel):
         "fade_in": ["boolean"],
         "fade_in_steps": [Interval(Integral, 0, None, closed="left")],
         "pre_kl_coef": [Interval(Real, 0, None, closed="left")],
+        "information_rows": [Interval(Integral, 2, None, closed="left"), None],
+        "snapshot_steps": ["boolean"],
     }
 
     def __init__(
@@ -127,11 +175,16 @@ class ProVLAE(LadderModel):
         fade_in=True,
         fade_in_steps=5000,
         pre_kl_coef=0.5,
-        likelihood="bernoulli",
+        information_rows=2048,
+        snapshot_steps=False,
+        likelihood="auto",
         batch_size=128,
         learning_rate=5e-4,
         conv_channels=32,
+        architecture="vlae",
         dense_units=256,
+        normalization="affine",
+        initialization="torch",
         image_shape=None,
         device="auto",
         precision="fp32",
@@ -153,11 +206,16 @@ class ProVLAE(LadderModel):
         self.fade_in = fade_in
         self.fade_in_steps = fade_in_steps
         self.pre_kl_coef = pre_kl_coef
+        self.information_rows = information_rows
+        self.snapshot_steps = snapshot_steps
         self.likelihood = likelihood
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.conv_channels = conv_channels
+        self.architecture = architecture
         self.dense_units = dense_units
+        self.normalization = normalization
+        self.initialization = initialization
         self.image_shape = image_shape
         self.device = device
         self.precision = precision
@@ -207,12 +265,17 @@ class ProVLAE(LadderModel):
         return step, min(1.0, since / self.fade_in_steps)
 
     def _gates(self, training):
+        # As the reference: an inactive level's head sees h_l unscaled, its lateral path
+        # is multiplied by 0; the newest level's head input and lateral path are both
+        # multiplied by the fade-in coefficient during its fade-in.
         step, alpha = self._position(training)
         newest = self.levels - 1 - step
-        gates = torch.zeros(self.levels)
-        gates[newest + 1:] = 1.0
-        gates[newest] = alpha
-        return gates
+        encoder = torch.ones(self.levels)
+        encoder[newest] = alpha
+        decoder = torch.zeros(self.levels)
+        decoder[newest + 1:] = 1.0
+        decoder[newest] = alpha
+        return encoder, decoder
 
     def _kl_weights(self):
         step, _ = self._position(training=True)
@@ -254,18 +317,20 @@ class ProVLAE(LadderModel):
 
     # ------------------------------------- information per level at each step's end
 
-    # Bounds on the cost of the step-end estimate: rows of the training data encoded,
-    # and samples of the aggregate posterior (both far below one epoch's work).
-    _INFORMATION_ROWS = 2048
+    # The most samples of the aggregate posterior drawn at a step end (the reference's
+    # 10,000): the estimate costs samples x rows log-densities per latent.
+    _INFORMATION_SAMPLES = 10_000
     _INFORMATION_SEED = 0
 
     def _information_record(self, source, device):
-        """``I(x; z_l)`` per level and ``I(x; z)`` now, on a fixed subsample of ``source``.
+        """``I(x; z_l)`` per level and ``I(x; z)`` now, on ``information_rows`` rows of ``source``.
 
         The rows are evenly spaced over the data and the estimator has its own seed, so
-        the numbers are repeatable and no random draw of the training is consumed.
+        the numbers are repeatable and no random draw of the training is consumed. The
+        aggregate posterior is sampled at every row up to ``_INFORMATION_SAMPLES``.
         """
-        rows = evenly_spaced_rows(len(source), self._INFORMATION_ROWS)
+        n_rows = len(source) if self.information_rows is None else self.information_rows
+        rows = evenly_spaced_rows(len(source), n_rows)
         batches = (source.batch(rows[start:start + self.batch_size], device)
                    for start in range(0, len(rows), self.batch_size))
         self.network_.eval()
@@ -274,10 +339,12 @@ class ProVLAE(LadderModel):
         columns = [*self.level_slices(), slice(0, self.n_components_)]  # each level, then all
         information = information_per_level(
             means, logvars, columns,
-            n_samples=self._INFORMATION_ROWS, random_state=self._INFORMATION_SEED,
+            n_samples=min(len(rows), self._INFORMATION_SAMPLES),
+            random_state=self._INFORMATION_SEED,
         )
         record = {f"information_{level + 1}": float(v) for level, v in enumerate(information[:-1])}
         record["information_total"] = float(information[-1])
+        record["information_rows"] = len(rows)
         return record
 
     @property
@@ -287,7 +354,9 @@ class ProVLAE(LadderModel):
         Returns
         -------
         information : ndarray of shape (n_completed_steps, levels)
-            Nats; columns are levels, shallowest first.
+            Nats; columns are levels, shallowest first. Each value is at most
+            ``log(rows)`` of the rows it was estimated on (``information_rows``, kept
+            in each step-end record of ``history_``), up to Monte Carlo noise.
         """
         check_is_fitted(self, "network_")
         return np.array(
@@ -295,3 +364,33 @@ class ProVLAE(LadderModel):
              for record in self.history_ if "information_total" in record],
             dtype=float,
         ).reshape(-1, self.levels_)
+
+    # ------------------------------------------- copies of the model at each step's end
+
+    def _initialize(self, layout, device, X):
+        super()._initialize(layout, device, X)
+        vars(self).pop("step_snapshots_", None)  # a fresh fit starts the snapshots again
+        if self.snapshot_steps:
+            self.step_snapshots_ = []
+
+    def _callbacks(self):
+        callbacks = super()._callbacks()
+        if self.snapshot_steps:  # snapshots do not nest, nor write into the model's folder
+            callbacks.append(StageSnapshots("step_snapshots_", snapshot_steps=False,
+                                            checkpoint_dir=None))
+        return callbacks
+
+    # Snapshots pickle with the model, besides the sections of its state document
+    # (which model files and checkpoints store, without them).
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "step_snapshots_" in vars(self):
+            state["step_snapshots"] = list(self.step_snapshots_)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        snapshots = state.pop("step_snapshots", None)
+        super().__setstate__(state)
+        if snapshots is not None:
+            self.step_snapshots_ = list(snapshots)

@@ -36,6 +36,8 @@ class VLAE(LadderModel):
         Total latent dimensions, ``levels * latent_dim``.
     latent_dims_ : tuple of int
         Latent dimensions per level, shallowest first.
+    likelihood_ : {"bernoulli", "gaussian"}
+        The observation model in use (what ``likelihood="auto"`` chose).
     history_ : list of dict
         One record per epoch: ``epoch``, ``n_steps``, ``loss``, ``reconstruction``
         (negative log-likelihood per sample, nats), ``kl_<l>`` per level (level 1 the
@@ -79,11 +81,14 @@ class VLAE(LadderModel):
         *,
         beta=1.0,
         n_epochs=45,
-        likelihood="bernoulli",
+        likelihood="auto",
         batch_size=128,
         learning_rate=5e-4,
         conv_channels=32,
+        architecture="vlae",
         dense_units=256,
+        normalization="affine",
+        initialization="torch",
         image_shape=None,
         device="auto",
         precision="fp32",
@@ -106,7 +111,10 @@ class VLAE(LadderModel):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.conv_channels = conv_channels
+        self.architecture = architecture
         self.dense_units = dense_units
+        self.normalization = normalization
+        self.initialization = initialization
         self.image_shape = image_shape
         self.device = device
         self.precision = precision

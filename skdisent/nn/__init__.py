@@ -2,10 +2,12 @@
 
 from .distributions import gaussian_entropy, kl_to_standard_normal, reparameterize
 from .ladder import LadderNetwork, ladder_sizes
+from .ladder_celeba import CelebALadderNetwork
 from .likelihoods import BernoulliLikelihood, GaussianLikelihood, make_likelihood
 
 __all__ = [
     "LadderNetwork",
+    "CelebALadderNetwork",
     "ladder_sizes",
     "BernoulliLikelihood",
     "GaussianLikelihood",

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ladder import _down, _Unflatten, _up
+from .layers import Unflatten, down, up
 from .pieces import make_piece_grid
 
 __all__ = ["ALI", "LDFNetwork", "gradient_norm_penalty", "conv_sizes"]
@@ -73,7 +73,7 @@ def _trunk(shape, channels, units, normalize):
     sizes = conv_sizes(shape[1:])
     layers, width = [], shape[0]
     for i in range(len(sizes) - 1):
-        layers += [_down(width, channels * 2**i), *_conv_act(channels * 2**i, normalize)]
+        layers += [down(width, channels * 2**i), *_conv_act(channels * 2**i, normalize)]
         width = channels * 2**i
     cells = width * sizes[-1][0] * sizes[-1][1]
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(cells, units), _act())
@@ -87,15 +87,15 @@ def _mirror(shape, channels, units):
     depth = len(sizes) - 1
     if depth == 0:
         return nn.Sequential(nn.Linear(units, shape[0] * sizes[0][0] * sizes[0][1]),
-                             _Unflatten(shape))
+                             Unflatten(shape))
     width = channels * 2 ** (depth - 1)
     layers = [nn.Linear(units, width * sizes[-1][0] * sizes[-1][1]),
-              _Unflatten((width, *sizes[-1])), *_conv_act(width, True)]
+              Unflatten((width, *sizes[-1])), *_conv_act(width, True)]
     for i in range(depth - 1, 0, -1):
-        layers += [_up(width, channels * 2 ** (i - 1), sizes[i + 1], sizes[i]),
+        layers += [up(width, channels * 2 ** (i - 1), sizes[i + 1], sizes[i]),
                    *_conv_act(channels * 2 ** (i - 1), True)]
         width = channels * 2 ** (i - 1)
-    layers.append(_up(width, shape[0], sizes[1], sizes[0]))
+    layers.append(up(width, shape[0], sizes[1], sizes[0]))
     return nn.Sequential(*layers)
 
 

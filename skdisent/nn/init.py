@@ -14,7 +14,7 @@ from torch import nn
 __all__ = ["build_on_meta", "reset_parameters"]
 
 
-def build_on_meta(factory, device, generator):
+def build_on_meta(factory, device, generator, scheme="torch"):
     """Build a module without touching the global random state.
 
     Parameters
@@ -25,26 +25,31 @@ def build_on_meta(factory, device, generator):
         Where the parameters are placed.
     generator : torch.Generator
         CPU generator the initial values are drawn from.
+    scheme : {"torch", "glorot"}, default="torch"
+        See :func:`reset_parameters`.
 
     Returns
     -------
     module : torch.nn.Module
-        The module, initialised as PyTorch would but from ``generator``.
+        The module, initialised as ``scheme`` says, from ``generator``.
     """
     with torch.device("meta"):
         module = factory()
     module = module.to_empty(device="cpu")
-    reset_parameters(module, generator)
+    reset_parameters(module, generator, scheme)
     return module.to(device)
 
 
-def reset_parameters(module, generator):
-    """Initialise every layer of ``module`` as PyTorch does, drawing from ``generator``.
+def reset_parameters(module, generator, scheme="torch"):
+    """Initialise every layer of ``module``, drawing from ``generator``.
 
-    Linear and convolution layers get PyTorch's default (Kaiming-uniform weights with
-    ``a=sqrt(5)``, biases uniform in ``+-1/sqrt(fan_in)``); batch-norm layers get unit
-    weights, zero biases and fresh running statistics. Parameters of other modules
-    keep whatever their owner's ``reset_parameters`` gives them.
+    With ``scheme="torch"``, linear and convolution layers get PyTorch's default
+    (Kaiming-uniform weights with ``a=sqrt(5)``, biases uniform in ``+-1/sqrt(fan_in)``);
+    with ``scheme="glorot"``, TF1's default, which the pro-VLAE reference ran with
+    (Glorot-uniform weights, in ``+-sqrt(6 / (fan_in + fan_out))``, and zero biases).
+    Batch-norm layers get unit weights, zero biases and fresh running statistics.
+    Parameters of other modules keep whatever their owner's ``reset_parameters`` gives
+    them.
 
     Parameters
     ----------
@@ -52,12 +57,22 @@ def reset_parameters(module, generator):
         The module whose layers are initialised in place.
     generator : torch.Generator
         CPU generator the values are drawn from.
+    scheme : {"torch", "glorot"}, default="torch"
+        How linear and convolution layers are initialised.
     """
+    if scheme not in ("torch", "glorot"):
+        raise ValueError(f"scheme must be 'torch' or 'glorot', got {scheme!r}.")
     for layer in module.modules():
         if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Conv1d)):
             weight = layer.weight
             with torch.no_grad():
                 values = torch.empty(weight.shape, dtype=weight.dtype)
+                if scheme == "glorot":
+                    nn.init.xavier_uniform_(values, generator=generator)
+                    weight.copy_(values)
+                    if layer.bias is not None:
+                        layer.bias.zero_()
+                    continue
                 nn.init.kaiming_uniform_(values, a=math.sqrt(5), generator=generator)
                 weight.copy_(values)
                 if layer.bias is not None:

@@ -6,24 +6,24 @@ posterior of level ``l``. Generation runs top-down: ``d_L = f_L(z_L)`` and
 ``d_l = f_l([d_{l+1}, u_l(z_l)])``, and an output layer maps ``d_1`` to the
 likelihood's parameters at the input's size.
 
-Every level has a *gate* in [0, 1] that scales both of its paths: the input of
-its ladder head (``gate * h_l``) and its decoder path (``gate * u_l(z_l)``). Gates
-of one are a plain VLAE; ProVLAE sets zero for inactive levels and the fade-in
-coefficient for the level being added. Levels with zero latent dimensions have no
-head and no lateral path: BetaVAE is the ladder whose latents all sit at the
-deepest level.
+Every level has two *gates* in [0, 1], as in the reference code of pro-VLAE: an
+encoder gate scales the input of its ladder head (``gate * h_l``) and a decoder gate
+its lateral path (``gate * u_l(z_l)``). Gates of one are a plain VLAE; ProVLAE closes
+the decoder gate of an inactive level (0) while its head still sees ``h_l`` (encoder
+gate 1, so the pre-KL penalty trains the head), and sets both gates of the level
+being added to the fade-in coefficient during its fade-in. Levels with zero latent
+dimensions have no head and no lateral path: BetaVAE is the ladder whose latents all
+sit at the deepest level.
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .distributions import kl_to_standard_normal, reparameterize
+from .layers import Flatten, Unflatten, activation_and_norm, down, up
 from .likelihoods import make_likelihood
 
 __all__ = ["LadderNetwork", "ladder_sizes"]
-
-_KERNEL = 4
 
 
 def ladder_sizes(spatial_shape, depth):
@@ -63,104 +63,6 @@ def ladder_sizes(spatial_shape, depth):
     return sizes
 
 
-def _act_norm(kind, width):
-    norm = nn.BatchNorm2d(width) if kind == "conv" else nn.BatchNorm1d(width)
-    return [_ELU(), norm]
-
-
-class _ELU(nn.ELU):
-    """An ELU whose backward pass reads its output instead of its input.
-
-    The same function and gradient as :class:`torch.nn.ELU`: for a negative input the
-    derivative ``alpha * exp(x)`` is ``output + alpha``, as PyTorch's in-place ELU
-    computes it. Keeping the output rather than the input spares the exponential a
-    compiled network otherwise evaluates again in the backward pass and in the pass
-    that applies the batch-norm statistics (one ``exp`` per element and step instead
-    of five or more; the exponential is the costliest element-wise operation of the
-    ladder on the CPU), and the batch norm that follows saves the same tensor, so the
-    backward pass keeps one feature map fewer.
-    """
-
-    def forward(self, x):
-        if self.inplace:
-            return super().forward(x)
-        return _ELUFunction.apply(x, self.alpha)
-
-
-class _ELUFunction(torch.autograd.Function):
-    """``elu(x, alpha)``, saving its output for the gradient."""
-
-    @staticmethod
-    def forward(ctx, x, alpha):
-        y = F.elu(x, alpha)
-        ctx.alpha = alpha
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return torch.ops.aten.elu_backward(grad, ctx.alpha, 1, 1, True, y), None
-
-
-def _down(in_channels, out_channels):
-    return nn.Conv2d(in_channels, out_channels, _KERNEL, stride=2, padding=1)
-
-
-def _up(in_channels, out_channels, size_in, size_out):
-    padding = tuple(o - 2 * i for i, o in zip(size_in, size_out))
-    return _TransposedConvolution(
-        in_channels, out_channels, _KERNEL, stride=2, padding=1, output_padding=padding
-    )
-
-
-class _TransposedConvolution(nn.ConvTranspose2d):
-    """A transposed convolution that adds its bias after the convolution.
-
-    The same function and parameters as :class:`torch.nn.ConvTranspose2d`. oneDNN's
-    backward pass of a transposed convolution is slower on the CPU when it computes
-    the bias gradient itself (``benchmarks/README.md`` has the figures); added
-    separately, the bias's gradient is a plain sum, which a compiled network fuses
-    into the neighbouring element-wise kernels.
-    """
-
-    def forward(self, x):
-        y = F.conv_transpose2d(x, self.weight, None, self.stride, self.padding,
-                               self.output_padding, self.groups, self.dilation)
-        if self.bias is None:
-            return y
-        # Under autocast ``y`` is bf16 while the bias stays float32: keep ``y``'s type.
-        return y + self.bias.to(y.dtype).view(1, -1, 1, 1)
-
-
-class _Flatten(nn.Module):
-    """Feature maps ``(n, C, H, W)`` to rows, in ``(C, H, W)`` or ``(H, W, C)`` order."""
-
-    def __init__(self, channels_last=False):
-        super().__init__()
-        self.channels_last = channels_last
-
-    def forward(self, x):
-        if self.channels_last:
-            x = x.permute(0, 2, 3, 1)  # a view when x is in channels-last memory format
-        return x.flatten(1)
-
-
-class _Unflatten(nn.Module):
-    """Rows to feature maps of ``shape = (C, H, W)``, the inverse of :class:`_Flatten`."""
-
-    def __init__(self, shape, channels_last=False):
-        super().__init__()
-        self.shape = tuple(shape)
-        self.channels_last = channels_last
-
-    def forward(self, x):
-        if self.channels_last:
-            channels, height, width = self.shape
-            return x.reshape(x.shape[0], height, width, channels).permute(0, 3, 1, 2)
-        return x.reshape(x.shape[0], *self.shape)
-
-
 class LadderNetwork(nn.Module):
     """Encoder and decoder of a variational ladder autoencoder.
 
@@ -172,12 +74,18 @@ class LadderNetwork(nn.Module):
     latent_dims : sequence of int
         Latent dimensions per level, shallowest first; one entry per level. The
         deepest level must have at least one; others may have none.
-    conv_channels : int, default=32
-        Channels of every convolution (convolutional ladder).
+    conv_channels : int or sequence of int, default=32
+        Channels of every convolution (convolutional ladder), or one width per level:
+        level ``l``'s trunk convolution, ladder-head convolution and decoder map at
+        ``h_l``'s size have ``conv_channels[l]``.
     dense_units : int, default=256
         Width of every hidden dense layer.
     likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
         Observation model; the decoder outputs its parameters.
+    normalization : {"batch", "affine"}, default="batch"
+        What follows the activation of every hidden layer: batch norm, or a learned
+        per-channel scale and shift with no running statistics (what the reference
+        code executed; see :mod:`skdisent.nn.layers`).
     channels_last : bool, default=False
         Convolutional ladder only: keep weights and feature maps in channels-last
         memory format, and flatten feature maps to rows (and back) in ``(H, W, C)``
@@ -195,15 +103,24 @@ class LadderNetwork(nn.Module):
         dense_units=256,
         likelihood="bernoulli",
         channels_last=False,
+        normalization="batch",
     ):
         super().__init__()
         self.input_shape = tuple(int(s) for s in input_shape)
         self.latent_dims = tuple(int(d) for d in latent_dims)
-        self.conv_channels = int(conv_channels)
+        self.conv_channels = (int(conv_channels) if isinstance(conv_channels, int)
+                              else [int(c) for c in conv_channels])
         self.dense_units = int(dense_units)
         self.likelihood_name = likelihood
+        self.normalization = normalization
         if len(self.latent_dims) < 1 or self.latent_dims[-1] < 1:
             raise ValueError("The deepest level of a ladder needs at least one latent dimension.")
+        widths = ([self.conv_channels] * len(self.latent_dims)
+                  if isinstance(self.conv_channels, int) else self.conv_channels)
+        if len(widths) != len(self.latent_dims) or min(widths) < 1:
+            raise ValueError(f"conv_channels must be one positive int or one per level "
+                             f"({len(self.latent_dims)}); got {conv_channels!r}.")
+        self.widths = tuple(widths)
         self.channels_last = bool(channels_last) and len(self.input_shape) == 3
         if len(self.input_shape) == 3:
             self.kind = "conv"
@@ -227,6 +144,7 @@ class LadderNetwork(nn.Module):
             "dense_units": self.dense_units,
             "likelihood": self.likelihood_name,
             "channels_last": self.channels_last,
+            "normalization": self.normalization,
         }
 
     @property
@@ -234,49 +152,54 @@ class LadderNetwork(nn.Module):
         """Number of levels."""
         return len(self.latent_dims)
 
+    def _act_norm(self, kind, width):
+        return activation_and_norm(kind, width, self.normalization)
+
     def _build_conv(self):
-        channels, units = self.conv_channels, self.dense_units
+        widths, units = self.widths, self.dense_units
         order = self.channels_last
         sizes = ladder_sizes(self.input_shape[1:], self.depth)
         self.sizes = sizes
-        in_channels = self.input_shape[0]
         trunk, heads, laterals, ups = [], [], [], []
         for level in range(1, self.depth + 1):
-            trunk.append(nn.Sequential(_down(in_channels if level == 1 else channels, channels),
-                                       *_act_norm("conv", channels)))
-            head_cells = sizes[level + 1][0] * sizes[level + 1][1] * channels
+            width = widths[level - 1]
+            in_channels = self.input_shape[0] if level == 1 else widths[level - 2]
+            trunk.append(nn.Sequential(down(in_channels, width), *self._act_norm("conv", width)))
+            head_cells = sizes[level + 1][0] * sizes[level + 1][1] * width
             dim = self.latent_dims[level - 1]
             heads.append(
                 nn.Sequential(
-                    _down(channels, channels), *_act_norm("conv", channels), _Flatten(order),
-                    nn.Linear(head_cells, units), *_act_norm("dense", units),
+                    down(width, width), *self._act_norm("conv", width), Flatten(order),
+                    nn.Linear(head_cells, units), *self._act_norm("dense", units),
                     nn.Linear(units, 2 * dim),
                 ) if dim else None
             )
         # Top of the decoder: z_L -> map of the deepest head's size -> deconv to s_L.
         depth = self.depth
-        top_size = sizes[depth + 1]
+        top_size, deepest = sizes[depth + 1], widths[-1]
+        top_cells = deepest * top_size[0] * top_size[1]
         self.top = nn.Sequential(
-            nn.Linear(self.latent_dims[-1], units), *_act_norm("dense", units),
-            nn.Linear(units, channels * top_size[0] * top_size[1]), *_act_norm("dense", channels * top_size[0] * top_size[1]),
-            _Unflatten((channels, *top_size), order),
-            _up(channels, channels, top_size, sizes[depth]), *_act_norm("conv", channels),
+            nn.Linear(self.latent_dims[-1], units), *self._act_norm("dense", units),
+            nn.Linear(units, top_cells), *self._act_norm("dense", top_cells),
+            Unflatten((deepest, *top_size), order),
+            up(deepest, deepest, top_size, sizes[depth]), *self._act_norm("conv", deepest),
         )
         for level in range(1, depth):
             dim = self.latent_dims[level - 1]
-            # u_l produces a map of d_{l+1}'s size (s_{l+1}); f_l upsamples to s_l.
-            cells = channels * sizes[level + 1][0] * sizes[level + 1][1]
+            # u_l produces a map of d_{l+1}'s size (s_{l+1}) and width; f_l upsamples to s_l.
+            below = widths[level]
+            cells = below * sizes[level + 1][0] * sizes[level + 1][1]
             laterals.append(
                 nn.Sequential(
-                    nn.Linear(dim, units), *_act_norm("dense", units),
-                    nn.Linear(units, cells), *_act_norm("dense", cells),
-                    _Unflatten((channels, *sizes[level + 1]), order),
+                    nn.Linear(dim, units), *self._act_norm("dense", units),
+                    nn.Linear(units, cells), *self._act_norm("dense", cells),
+                    Unflatten((below, *sizes[level + 1]), order),
                 ) if dim else None
             )
-            in_ch = 2 * channels if dim else channels
-            ups.append(nn.Sequential(_up(in_ch, channels, sizes[level + 1], sizes[level]),
-                                     *_act_norm("conv", channels)))
-        self.output = _up(channels, self.input_shape[0], sizes[1], sizes[0])
+            in_ch = 2 * below if dim else below
+            ups.append(nn.Sequential(up(in_ch, widths[level - 1], sizes[level + 1], sizes[level]),
+                                     *self._act_norm("conv", widths[level - 1])))
+        self.output = up(widths[0], self.input_shape[0], sizes[1], sizes[0])
         self._register(trunk, heads, laterals, ups)
 
     def _build_dense(self):
@@ -285,24 +208,24 @@ class LadderNetwork(nn.Module):
         trunk, heads, laterals, ups = [], [], [], []
         for level in range(1, self.depth + 1):
             trunk.append(nn.Sequential(nn.Linear(n_features if level == 1 else units, units),
-                                       *_act_norm("dense", units)))
+                                       *self._act_norm("dense", units)))
             dim = self.latent_dims[level - 1]
             heads.append(
-                nn.Sequential(nn.Linear(units, units), *_act_norm("dense", units),
+                nn.Sequential(nn.Linear(units, units), *self._act_norm("dense", units),
                               nn.Linear(units, 2 * dim)) if dim else None
             )
         self.top = nn.Sequential(
-            nn.Linear(self.latent_dims[-1], units), *_act_norm("dense", units),
-            nn.Linear(units, units), *_act_norm("dense", units),
+            nn.Linear(self.latent_dims[-1], units), *self._act_norm("dense", units),
+            nn.Linear(units, units), *self._act_norm("dense", units),
         )
         for level in range(1, self.depth):
             dim = self.latent_dims[level - 1]
             laterals.append(
-                nn.Sequential(nn.Linear(dim, units), *_act_norm("dense", units),
-                              nn.Linear(units, units), *_act_norm("dense", units)) if dim else None
+                nn.Sequential(nn.Linear(dim, units), *self._act_norm("dense", units),
+                              nn.Linear(units, units), *self._act_norm("dense", units)) if dim else None
             )
             ups.append(nn.Sequential(nn.Linear(2 * units if dim else units, units),
-                                     *_act_norm("dense", units)))
+                                     *self._act_norm("dense", units)))
         self.output = nn.Linear(units, n_features)
         self._register(trunk, heads, laterals, ups)
 
@@ -321,7 +244,7 @@ class LadderNetwork(nn.Module):
         x : torch.Tensor
             A batch in the network's input layout, values in [0, 1].
         gates : torch.Tensor of shape (depth,)
-            Per-level gate; it scales the input of each ladder head.
+            Per-level encoder gate; it scales the input of each ladder head.
 
         Returns
         -------
@@ -352,7 +275,7 @@ class LadderNetwork(nn.Module):
         zs : list of torch.Tensor
             One ``(n, latent_dims[l])`` tensor per level, shallowest first.
         gates : torch.Tensor of shape (depth,)
-            Per-level gate; it scales each lateral path ``u_l(z_l)``.
+            Per-level decoder gate; it scales each lateral path ``u_l(z_l)``.
 
         Returns
         -------
@@ -394,14 +317,15 @@ class LadderNetwork(nn.Module):
             for dim in self.latent_dims
         ]
 
-    def forward(self, x, gates, generator=None, noise=None):
+    def forward(self, x, encoder_gates, decoder_gates, generator=None, noise=None):
         """One stochastic pass: encode, draw ``z`` by reparameterisation, decode.
 
         Parameters
         ----------
         x : torch.Tensor
             A batch in the network's input layout, values in [0, 1].
-        gates : torch.Tensor of shape (depth,)
+        encoder_gates, decoder_gates : torch.Tensor of shape (depth,)
+            Per-level gates of the ladder heads' inputs and of the lateral paths.
         generator : torch.Generator, default=None
             Source of the reparameterisation noise when ``noise`` is not given.
         noise : list of torch.Tensor, default=None
@@ -414,13 +338,13 @@ class LadderNetwork(nn.Module):
         kl : torch.Tensor of shape (n, depth)
             ``KL(q(z_l | x) || N(0, I))`` per sample and level (0 for levels without latents).
         """
-        mus, logvars = self.encode(x, gates)
+        mus, logvars = self.encode(x, encoder_gates)
         if noise is None:
             zs = [reparameterize(m.float(), v.float(), generator) for m, v in zip(mus, logvars)]
         else:
             zs = [m.float() + torch.exp(0.5 * v.float()) * eps
                   for m, v, eps in zip(mus, logvars, noise)]
-        output = self.decode(zs, gates)
+        output = self.decode(zs, decoder_gates)
         log_likelihood = self.likelihood.log_prob(output.float(), x.float())
         kl = torch.stack(
             [kl_to_standard_normal(m.float(), v.float()) for m, v in zip(mus, logvars)], dim=1

@@ -10,6 +10,8 @@ Every function takes a fitted :class:`~skdisent.BetaVAE`, :class:`~skdisent.VLAE
   an image's code (the paper's Figs. 5 and 6);
 - :func:`plot_information_flow`: ``I(x; z_l)`` per level at the end of every
   progressive step of a :class:`~skdisent.ProVLAE` fit (the bars of Fig. 5);
+- :func:`plot_information_flow_steps`: Fig. 5 whole, samples per level beside those bars
+  at each progressive step, from a ``ProVLAE(snapshot_steps=True)`` fit;
 - :func:`plot_reconstructions`: images and their reconstructions, for one or more models;
 - :func:`plot_score_vs_reconstruction`: disentanglement scores against reconstruction
   error across models and settings (Fig. 2).
@@ -22,11 +24,13 @@ backend (or none) works. In a notebook the returned figure displays itself.
 
 from ._curves import plot_information_flow, plot_score_vs_reconstruction
 from ._ladder import plot_reconstructions, plot_samples_per_level, plot_traversals
+from ._steps import plot_information_flow_steps
 
 __all__ = [
     "plot_traversals",
     "plot_samples_per_level",
     "plot_information_flow",
+    "plot_information_flow_steps",
     "plot_reconstructions",
     "plot_score_vs_reconstruction",
 ]

@@ -15,12 +15,15 @@ from skdisent.metrics import (
     factor_vae_scorer,
     make_disentanglement_scorer,
     mig,
+    mig_sampling,
+    mig_sampling_scorer,
     mig_scorer,
     mig_sup,
+    mig_sup_sampling_scorer,
     mig_sup_scorer,
     sap,
 )
-from skdisent.models import BetaVAE
+from skdisent.models import BetaVAE, ProVLAE
 
 from . import cases
 
@@ -29,6 +32,30 @@ FACTORS = cases.factor_grid(SIZES, repeats=10)  # tiled: KFold(5) folds are 2 wh
 MIXING = np.array([[1.0, 0.2, 0.0, 0.5], [0.0, 1.0, 0.3, 0.0], [0.4, 0.0, 1.0, 0.2]])
 TINY = {"n_components": 2, "n_epochs": 1, "batch_size": 16, "conv_channels": 4,
         "dense_units": 8, "depth": 2, "device": "cpu", "random_state": 0}
+PRO_TINY = {"levels": 2, "latent_dim": 2, "epochs_per_step": 1, "fade_in_steps": 1,
+            "batch_size": 16, "conv_channels": 4, "dense_units": 8, "device": "cpu",
+            "random_state": 0}
+
+
+# one epoch on 64 images leaves some fits with every latent still at the prior
+QUICK_FIT = pytest.mark.filterwarnings("ignore:.*no latent is active:UserWarning")
+
+
+class FixedPosterior:
+    """A fitted "model" whose posterior is given: X holds row indices into it."""
+
+    def __init__(self, means, logvars):
+        self.means = np.asarray(means, dtype=np.float32)
+        self.logvars = np.asarray(logvars, dtype=np.float32)
+
+    def posterior(self, X):
+        rows = np.asarray(X, dtype=int).ravel()
+        return self.means[rows], self.logvars[rows]
+
+
+def rows_of(factors):
+    """The X of a FixedPosterior: one row index per sample."""
+    return np.arange(len(factors))[:, None]
 
 
 def pack(X):
@@ -117,13 +144,82 @@ def test_make_scorer_from_a_name_or_a_callable_with_arguments():
     assert "key='completeness'" in repr(completeness)
 
 
-@pytest.mark.parametrize("scorer", [mig_scorer, mig_sup_scorer, factor_vae_scorer, dci_scorer])
+@pytest.mark.parametrize("scorer", [mig_scorer, mig_sup_scorer, factor_vae_scorer, dci_scorer,
+                                    mig_sampling_scorer, mig_sup_sampling_scorer])
 def test_scorers_pickle(scorer):
     restored = pickle.loads(pickle.dumps(scorer))
     assert repr(restored) == repr(scorer)
     identity = FunctionTransformer().fit(cases.identity(FACTORS))
     if scorer in (mig_scorer, mig_sup_scorer):
         assert restored(identity, cases.identity(FACTORS), FACTORS) == pytest.approx(1.0)
+    if scorer in (mig_sampling_scorer, mig_sup_sampling_scorer):
+        sharp = FixedPosterior(3.0 * FACTORS, np.full(FACTORS.shape, -8.0))
+        assert restored(sharp, rows_of(FACTORS), FACTORS) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_sampling_scorers_on_posteriors_known_by_construction():
+    factors = cases.factor_grid((4, 5), repeats=5)
+    # each latent copies one factor, with a posterior far narrower than the spacing
+    sharp = FixedPosterior(3.0 * factors, np.full(factors.shape, -8.0))
+    assert mig_sampling_scorer(sharp, rows_of(factors), factors) == pytest.approx(1.0, abs=1e-6)
+    assert mig_sup_sampling_scorer(sharp, rows_of(factors), factors) == pytest.approx(
+        1.0, abs=1e-6)
+    # wide posteriors around noise independent of the factors
+    noise = FixedPosterior(cases.noise(factors), np.zeros(factors.shape))
+    assert 0.0 <= mig_sampling_scorer(noise, rows_of(factors), factors) < 0.05
+    assert 0.0 <= mig_sup_sampling_scorer(noise, rows_of(factors), factors) < 0.05
+
+
+def test_sampling_scorer_arguments_reach_the_metric():
+    factors = cases.factor_grid((4, 5), repeats=5)
+    means, logvars = cases.noise(factors), np.full(factors.shape, -1.0)
+    model = FixedPosterior(means, logvars)
+    scorer = make_disentanglement_scorer("mig_sampling", key="mig_sup", n_samples=30,
+                                         active_threshold=0.5, chunk_size=1000, random_state=3)
+    expected = mig_sampling(model.means, model.logvars, factors, n_samples=30,
+                            active_threshold=0.5, chunk_size=1000, random_state=3)["mig_sup"]
+    assert scorer(model, rows_of(factors), factors) == expected
+    assert scorer(model, rows_of(factors), factors) == expected  # deterministic
+    assert mig_sampling_scorer(model, rows_of(factors), factors) != make_disentanglement_scorer(
+        mig_sampling, key="mig", random_state=1)(model, rows_of(factors), factors)
+    assert repr(scorer) == (
+        "make_disentanglement_scorer(mig_sampling, key='mig_sup', n_samples=30, "
+        "active_threshold=0.5, chunk_size=1000, random_state=3)")
+
+    def spread(means, logvars, factors):
+        return float(np.exp(logvars).mean())
+
+    by_posterior = make_disentanglement_scorer(spread, response_method="posterior")
+    assert by_posterior(model, rows_of(factors), factors) == pytest.approx(np.exp(-1.0))
+    assert "response_method='posterior'" in repr(by_posterior)
+
+
+@QUICK_FIT
+def test_sampling_scorers_score_the_posterior_of_a_fitted_model():
+    X, factors = square_images()
+    model = BetaVAE(**TINY).fit(X)
+    expected = mig_sampling(*model.posterior(X), factors, random_state=0)
+    assert mig_sampling_scorer(model, X, factors) == expected["mig"]
+    assert mig_sup_sampling_scorer(model, X, factors) == expected["mig_sup"]
+
+
+@QUICK_FIT
+def test_grid_search_of_provlae_fit_and_scored_on_the_same_data():
+    X, factors = square_images()
+    everything = np.arange(len(X))
+    search = GridSearchCV(
+        ProVLAE(**PRO_TINY), {"beta": [1.0, 4.0]}, cv=[(everything, everything)], n_jobs=2,
+        scoring={"mig": mig_sampling_scorer, "mig_sup": mig_sup_sampling_scorer}, refit="mig",
+    ).fit(X, factors)
+    for i, beta in enumerate([1.0, 4.0]):
+        posterior = ProVLAE(**PRO_TINY, beta=beta).fit(X).posterior(X)
+        expected = mig_sampling(*posterior, factors, random_state=0)
+        for key in ("mig", "mig_sup"):
+            assert search.cv_results_[f"mean_test_{key}"][i] == pytest.approx(
+                expected[key], abs=1e-6)
+    best = np.argmax(search.cv_results_["mean_test_mig"])
+    assert search.best_params_ == {"beta": [1.0, 4.0][best]}
+    assert search.best_estimator_.posterior(X)[0].shape == (64, 4)
 
 
 def test_scorer_errors():
@@ -139,10 +235,31 @@ def test_scorer_errors():
         make_disentanglement_scorer("mi")
     with pytest.raises(TypeError, match="metric must be a callable or a metric name"):
         make_disentanglement_scorer(3)
+    with pytest.raises(TypeError, match="mig does not take these arguments: .*'bins'"):
+        make_disentanglement_scorer(mig, bins=10)
+    with pytest.raises(ValueError, match=r"dci returns several scores; build the scorer with "
+                                         r"key= one of \['disentanglement'"):
+        make_disentanglement_scorer("dci")
 
 
-# one epoch on 64 images leaves some fits with every latent still at the prior
-QUICK_FIT = pytest.mark.filterwarnings("ignore:.*no latent is active:UserWarning")
+def test_sampling_scorer_errors():
+    sharp = FixedPosterior(3.0 * FACTORS, np.full(FACTORS.shape, -8.0))
+    with pytest.raises(ValueError, match="pass the factor matrix as y"):
+        mig_sampling_scorer(sharp, rows_of(FACTORS))
+    identity = FunctionTransformer().fit(cases.identity(FACTORS))
+    with pytest.raises(TypeError, match=r"estimator.posterior\(X\); FunctionTransformer has no "
+                                        r"posterior method \(the ladder models BetaVAE, VLAE "
+                                        r"and ProVLAE have one\)"):
+        mig_sup_sampling_scorer(identity, cases.identity(FACTORS), FACTORS)
+    for key in (None, "mutual_info"):
+        with pytest.raises(ValueError, match=r"mig_sampling returns several scores; build the "
+                                             r"scorer with key= one of \['mig', 'mig_sup'\]"):
+            make_disentanglement_scorer("mig_sampling", key=key)
+    with pytest.raises(TypeError, match="mig_sampling does not take these arguments"):
+        make_disentanglement_scorer("mig_sampling", key="mig", n_sample=100)
+    with pytest.raises(ValueError, match=r"response_method must be one of \['transform', "
+                                         r"'posterior'\] or None; got 'predict'"):
+        make_disentanglement_scorer(mig, response_method="predict")
 
 
 @QUICK_FIT

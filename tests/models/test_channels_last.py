@@ -36,12 +36,13 @@ def _reordered_twin(network, channels_last):
     maps += [(f"laterals.{level}", 3, sizes[level + 2])
              for level, lateral in enumerate(network.laterals)
              if not isinstance(lateral, nn.Identity)]
-    for prefix, linear, size in maps:  # dense layer + ELU + batch norm, then the unflatten
+    for prefix, linear, size in maps:  # dense layer + ELU + normalisation, then the unflatten
         order = to_new(_hwc_order((channels, *size)))
         for key in (f"{prefix}.{linear}.weight", f"{prefix}.{linear}.bias",
                     f"{prefix}.{linear + 2}.weight", f"{prefix}.{linear + 2}.bias",
                     f"{prefix}.{linear + 2}.running_mean", f"{prefix}.{linear + 2}.running_var"):
-            state[key] = state[key][order]
+            if key in state:  # batch norm's statistics; an affine normalisation has none
+                state[key] = state[key][order]
     twin.load_state_dict(state)
     return twin
 

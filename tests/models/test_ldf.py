@@ -43,9 +43,10 @@ SAMPLE_ORDER_ROUNDING = {
 }
 
 
-# The check suite feeds real-valued flat rows: with a Gaussian likelihood, LDF cuts them
-# into contiguous blocks of features (see patch_grid), so every check applies.
-CHECKED = {**TINY_LDF, "n_epochs": 1, "likelihood": "gaussian"}
+# The check suite feeds real-valued flat rows: LDF models them with a Gaussian likelihood
+# (the default "auto" chooses it) and cuts them into contiguous blocks of features (see
+# patch_grid), so every check applies.
+CHECKED = {**TINY_LDF, "n_epochs": 1}
 
 
 @parametrize_with_checks([LDFModel(**CHECKED)],
@@ -195,8 +196,8 @@ BAD_INPUTS = [
 @pytest.mark.parametrize("X, match", BAD_INPUTS,
                          ids=["nan", "one-frame", "grid", "ndim", "one", "range"])
 def test_bad_input_is_refused_with_a_clear_message(X, match):
-    with pytest.raises(ValueError, match=match):
-        LDFModel(**TINY_LDF).fit(X)
+    with pytest.raises(ValueError, match=match):  # floats outside [0, 1]: for a Bernoulli
+        LDFModel(**TINY_LDF, likelihood="bernoulli").fit(X)
 
 
 def test_bad_parameters_are_named():

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from skdisent.nn.ladder import _up
+from skdisent.nn.layers import up as _up
 
 
 def _pair(in_channels, out_channels, size_in, size_out, memory_format):
