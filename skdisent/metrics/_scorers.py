@@ -67,6 +67,8 @@ class _DisentanglementScorer:
     def _response(self, estimator, X):
         if self.response_method == "transform":
             return (estimator.transform(X),)
+        if hasattr(estimator, "steps"):  # a Pipeline: the last step's posterior of X's features
+            X, estimator = estimator[:-1].transform(X), estimator[-1]
         posterior = getattr(estimator, "posterior", None)
         if not callable(posterior):
             raise TypeError(

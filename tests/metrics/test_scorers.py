@@ -204,6 +204,17 @@ def test_sampling_scorers_score_the_posterior_of_a_fitted_model():
 
 
 @QUICK_FIT
+def test_sampling_scorers_score_the_last_step_of_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer as Identity
+
+    X, factors = square_images()
+    pipeline = make_pipeline(Identity(), BetaVAE(**TINY)).fit(X)
+    expected = mig_sampling(*pipeline[-1].posterior(X), factors, random_state=0)
+    assert mig_sampling_scorer(pipeline, X, factors) == expected["mig"]
+
+
+@QUICK_FIT
 def test_grid_search_of_provlae_fit_and_scored_on_the_same_data():
     X, factors = square_images()
     everything = np.arange(len(X))
