@@ -14,6 +14,8 @@ _PUBLIC = {
     "VLAE": ".models",
     "ProVLAE": ".models",
     "LDFModel": ".models",
+    "HierarchicalVAE": ".models",
+    "TeacherStudentVAE": ".models",
     "NonFiniteLossError": ".engine.finite",
     "ModelFileError": "._model_file",
     "save": ".io",

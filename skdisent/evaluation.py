@@ -54,7 +54,7 @@ def reconstruction_error(model, X, *, batch_size=1024):
 def _posterior(model, X):
     if not hasattr(model, "posterior"):
         raise TypeError(f"this needs a model with a Gaussian posterior (BetaVAE, VLAE, "
-                        f"ProVLAE), not a {type(model).__name__}.")
+                        f"ProVLAE, HierarchicalVAE), not a {type(model).__name__}.")
     means, logvars = model.posterior(X)
     return means.astype(np.float64), logvars.astype(np.float64)
 
@@ -75,7 +75,9 @@ def information_per_level(model, X, *, n_rows=2048, random_state=0):
 
     Parameters
     ----------
-    model : fitted BetaVAE, VLAE or ProVLAE
+    model : fitted BetaVAE, VLAE, ProVLAE or HierarchicalVAE
+        Any model with ``posterior`` and ``level_slices`` (for a HierarchicalVAE, layers
+        above the bottom are summarised by their means and variances: see its docstring).
     X : array-like in the layout ``model`` was fitted on
     n_rows : int, default=2048
         Rows of ``X`` used, at most; the estimates are at most ``log`` of the rows used.

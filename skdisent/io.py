@@ -16,12 +16,13 @@ from ._model_file import FORMAT_VERSION, ModelFileError, read_model_file, write_
 from ._state_document import apply_state_document, completed_params
 from .base import BaseDisentangler
 from .engine.checkpoints import newest_checkpoint
-from .models import VLAE, BetaVAE, LDFModel, ProVLAE
+from .models import VLAE, BetaVAE, HierarchicalVAE, LDFModel, ProVLAE, TeacherStudentVAE
 
 __all__ = ["save", "load", "load_checkpoint", "ModelFileError", "FORMAT_VERSION", "MODEL_CLASSES"]
 
 #: The estimators a model file may name, by the class name it stores.
-MODEL_CLASSES = {cls.__name__: cls for cls in (BetaVAE, VLAE, ProVLAE, LDFModel)}
+MODEL_CLASSES = {cls.__name__: cls for cls in (BetaVAE, VLAE, ProVLAE, LDFModel,
+                                                 HierarchicalVAE, TeacherStudentVAE)}
 
 
 def save(model, path):

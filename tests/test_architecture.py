@@ -26,9 +26,15 @@ ALLOWED = {
                       "skdisent.nn"},
     "skdisent.models": {"skdisent._data", "skdisent.base", "skdisent.engine", "skdisent.nn",
                         "skdisent.metrics"},
+    # study -> models, evaluation, metrics, datasets (and what lies below them: the
+    # engine's callbacks, model files); never plotting or the command line
+    "skdisent.study": {"skdisent._data", "skdisent.engine", "skdisent.models",
+                       "skdisent.evaluation", "skdisent.metrics", "skdisent.datasets",
+                       "skdisent.io"},
 }
 # Modules no part below them may import.
-ABOVE_MODELS = {"skdisent.io", "skdisent.evaluation", "skdisent.plotting", "skdisent.cli"}
+ABOVE_MODELS = {"skdisent.io", "skdisent.evaluation", "skdisent.hierarchy", "skdisent.plotting",
+                "skdisent.cli"}
 
 
 def module_name(path):

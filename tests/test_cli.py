@@ -63,6 +63,11 @@ def test_demo_writes_the_table_the_pictures_and_the_json(demo):
     assert {"traversals_provlae.png", "samples_per_level_vlae.png",
             "information_flow_provlae.png", "reconstructions.png",
             "score_vs_reconstruction.png"} <= set(document["pictures"])
+    # the demo is a small study: one row per fit, as its results
+    from skdisent.study import read_results
+
+    rows = read_results(out)
+    assert [(r["model"], r["mig"]) for r in rows] == [(r["model"], r["mig"]) for r in results]
 
 
 def test_demo_runs_a_sweep_of_betas_and_seeds(tmp_path, capsys):
@@ -271,3 +276,14 @@ def test_demo_network_options_reach_the_models():
     for name in ("betavae", "vlae", "provlae"):
         params = _demo_model(name, 4.0, 0, chosen, 1000).get_params()
         assert (params["normalization"], params["initialization"]) == ("batch", "glorot")
+
+
+def test_demo_compares_the_other_hierarchical_models(tmp_path):
+    status = main(["demo", "--quick", "--n-samples", "128", "--eval-samples", "640", "--levels",
+                   "2", "--models", "hierarchicalvae", "teacherstudent", "--device", "cpu",
+                   "-o", str(tmp_path)])
+    assert status == 0
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [r["model"] for r in results] == ["HierarchicalVAE", "TeacherStudentVAE"]
+    assert len({r["n_iterations"] for r in results}) == 1  # the same iterations
+    assert all(np.isfinite(r["reconstruction_error"]) for r in results)

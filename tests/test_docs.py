@@ -240,7 +240,8 @@ def _documented_names():
 
 @pytest.mark.parametrize(
     "module", ["skdisent", "skdisent.metrics", "skdisent.datasets", "skdisent.plotting",
-               "skdisent.engine", "skdisent.evaluation"])
+               "skdisent.engine", "skdisent.evaluation",
+               "skdisent.hierarchy", "skdisent.study"])
 def test_api_reference_lists_every_public_name(module):
     import importlib
 

@@ -1,10 +1,11 @@
-"""The ``skdisent`` command: ``demo``, ``fit``, ``evaluate`` and ``traverse``.
+"""The ``skdisent`` command: ``demo``, ``study``, ``fit``, ``evaluate`` and ``traverse``.
 
-``skdisent demo`` is the library's first picture (see :mod:`skdisent.cli.demo`);
-``fit``, ``evaluate`` and ``traverse`` do the same steps one at a time on saved
-models. Each command is a module of this package with ``add_parser`` and ``run``; the
-parsers import nothing heavy, so ``skdisent --help`` answers at once, and torch is
-loaded once a command runs.
+``skdisent demo`` is the library's first picture (see :mod:`skdisent.cli.demo`), a small
+study; ``skdisent study`` runs a resumable study of models x betas x seeds and ``skdisent
+study report`` draws its figures (see :mod:`skdisent.cli.study`); ``fit``, ``evaluate``
+and ``traverse`` do the same steps one at a time on saved models. Each command is a
+module of this package with ``add_parser`` and ``run``; the parsers import nothing
+heavy, so ``skdisent --help`` answers at once, and torch is loaded once a command runs.
 
 Progress goes to standard error, tables to standard output. A mistake (an unknown model,
 a missing file, a bad option) ends with one line on standard error and a non-zero exit
@@ -17,13 +18,13 @@ import os
 import sys
 
 from .._version import __version__
-from . import demo, evaluate, fit, traverse
+from . import demo, evaluate, fit, study, traverse
 from ._common import CommandError, Parser
 from ._table import format_table
 
 __all__ = ["main", "build_parser", "run_demo", "format_table"]
 
-_COMMANDS = (demo, fit, evaluate, traverse)
+_COMMANDS = (demo, study, fit, evaluate, traverse)
 
 
 def __getattr__(name):

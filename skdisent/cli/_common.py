@@ -16,7 +16,8 @@ __all__ = ["CommandError", "Parser", "MODEL_NAMES", "GENERATED", "FILES", "progr
            "add_model_file_argument", "model_of", "load_model", "save_model", "write_json"]
 
 #: The models the command knows, by the name used on the command line.
-MODEL_NAMES = {"betavae": "BetaVAE", "vlae": "VLAE", "provlae": "ProVLAE", "ldf": "LDFModel"}
+MODEL_NAMES = {"betavae": "BetaVAE", "vlae": "VLAE", "provlae": "ProVLAE", "ldf": "LDFModel",
+               "hierarchicalvae": "HierarchicalVAE", "teacherstudent": "TeacherStudentVAE"}
 GENERATED = ("dsprites", "shapes3d")
 #: The smallest side each generated data set draws.
 MIN_IMAGE_SIZE = {"dsprites": 16, "shapes3d": 8}

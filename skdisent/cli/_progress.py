@@ -29,8 +29,8 @@ class EpochLines(Callback):
 
     Parameters
     ----------
-    total_epochs : int
-        The fit's budget, shown after each epoch's number.
+    total_epochs : int or None
+        The fit's budget, shown after each epoch's number; None shows each fit's own.
     indent : str, default="    "
     """
 
@@ -39,7 +39,8 @@ class EpochLines(Callback):
         self.indent = indent
 
     def on_epoch_end(self, trainer, record):
-        parts = [f"epoch {record.get('epoch', '?')}/{self.total}"]
+        total = self.total if self.total is not None else trainer.n_epochs
+        parts = [f"epoch {record.get('epoch', '?')}/{total}"]
         if "step" in record:
             parts.append(f"step {record['step']}")
         if "reconstruction" in record:

@@ -16,7 +16,7 @@ _COLUMNS = [
 ]
 
 
-def format_table(records):
+def format_table(records, columns=None):
     """The results as an aligned text table, one row per record.
 
     Parameters
@@ -24,12 +24,15 @@ def format_table(records):
     records : list of dict
         Records with (some of) the keys ``model``, ``beta``, ``seed``,
         ``reconstruction_error``, ``mig``, ``mig_sup``, ``factor_vae_score``, ``time_s``.
+    columns : list of (key, title, format), default=None
+        The columns to show, those of the keys above when None; a column no record has
+        is left out.
 
     Returns
     -------
     table : str
     """
-    columns = [c for c in _COLUMNS if any(c[0] in r for r in records)]
+    columns = [c for c in (columns or _COLUMNS) if any(c[0] in r for r in records)]
     rows = [[title for _, title, _ in columns]]
     for record in records:
         row = []

@@ -17,9 +17,13 @@ from ._common import (
     progress,
 )
 
-__all__ = ["add_parser", "run", "DEMO_DEFAULTS", "QUICK", "PAPER"]
+__all__ = ["add_parser", "run", "DEMO_DEFAULTS", "QUICK", "PAPER", "add_comparison_options",
+           "comparison_settings"]
 
-_DEMO_MODELS = ("betavae", "vlae", "provlae")
+_COMPARED = ("betavae", "vlae", "provlae")  # the demo's default comparison
+# Models the demo can compare (a study's registered models, named here so that the command
+# line is read before torch is imported).
+_DEMO_MODELS = (*_COMPARED, "hierarchicalvae", "teacherstudent")
 
 #: ``skdisent demo`` with no options (a few minutes on 2 CPU cores: README.md has the figures).
 DEMO_DEFAULTS = {
@@ -27,7 +31,7 @@ DEMO_DEFAULTS = {
     "image_size": 32,
     "n_samples": 20_000,
     "eval_samples": 10_000,
-    "models": list(_DEMO_MODELS),
+    "models": list(_COMPARED),
     "betas": [4.0],
     "seeds": [0],
     "levels": 3,
@@ -78,7 +82,6 @@ PAPER = {
 }
 
 
-
 def add_parser(commands):
     """Add ``demo`` to the subcommands ``commands``."""
     demo = commands.add_parser(
@@ -91,69 +94,88 @@ def add_parser(commands):
     )
     demo.add_argument("-o", "--output", default="skdisent_output", metavar="DIR",
                       help="folder for the pictures and results.json (default skdisent_output)")
-    preset = demo.add_mutually_exclusive_group()
-    preset.add_argument("--quick", action="store_true",
-                        help="tiny settings: checks that every step runs, in seconds (scores mean nothing)")
-    preset.add_argument("--paper", action="store_true",
-                        help="the reference's dSprites settings: 64x64, the full grid, 30 epochs "
-                             "per level, 3 seeds, MIG by sampling on the full grid")
-    add_data_options(demo, required=False, size_default_note="default 32")
-    demo.add_argument("--eval-samples", type=positive_int, metavar="N",
-                      help="fresh images the scores are measured on (default 10000)")
-    demo.add_argument("--models", nargs="+", type=model_name, metavar="MODEL",
-                      help="models to compare (default: betavae vlae provlae)")
-    demo.add_argument("--betas", nargs="+", type=non_negative_float, metavar="BETA",
-                      help="KL weights; every model is fitted with each (default 4)")
-    demo.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
-                      help="random states; every setting is fitted with each (default 0)")
-    demo.add_argument("--levels", type=positive_int, help="levels of VLAE and pro-VLAE (default 3)")
-    demo.add_argument("--latent-dim", type=positive_int,
-                      help="latents per level (default 2); beta-VAE gets levels x latent-dim")
-    demo.add_argument("--epochs-per-level", type=positive_int, metavar="E",
-                      help="epochs of each progressive step; VLAE and beta-VAE run levels x E "
-                           "epochs, the same number of iterations (default 3)")
-    demo.add_argument("--batch-size", type=positive_int, help="default 64")
-    demo.add_argument("--learning-rate", type=float, help="default 1e-3 (the reference: 5e-4)")
-    demo.add_argument("--conv-channels", type=positive_int, help="default 16 (the reference: 32)")
-    demo.add_argument("--dense-units", type=positive_int, help="default 128 (the reference: 256)")
-    demo.add_argument("--normalization", choices=["batch", "affine"],
-                      help="after every hidden layer: a learned scale and shift as the "
-                           "reference ran (default affine), or batch norm")
-    demo.add_argument("--initialization", choices=["torch", "glorot"],
-                      help="initial weights: PyTorch's defaults, or TF1's Glorot-uniform as the "
-                           "reference ran (default torch)")
-    demo.add_argument("--fade-in-steps", type=int, metavar="N",
-                      help="pro-VLAE fade-in iterations (default: a third of one step)")
-    demo.add_argument("--pre-kl-coef", type=non_negative_float, help="pro-VLAE pre-KL weight (default 0.5)")
-    demo.add_argument("--precision", choices=["fp32", "bf16"], help="default fp32")
-    add_run_options(demo)
-    demo.add_argument("--estimator", choices=["histogram", "sampling"],
-                      help="MIG estimator: histogram on the evaluation images (disentanglement_lib; "
-                           "default) or sampling on the full factor grid (the pro-VLAE reference)")
+    add_comparison_options(demo, seeds_default="0")
     demo.add_argument("--save-models", action="store_true",
                       help="also save every fitted model in the output folder")
     demo.set_defaults(run=run)
 
 
+def add_comparison_options(parser, *, seeds_default):
+    """The options of a fair comparison: data, models, betas, seeds, sizes, estimator."""
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument("--quick", action="store_true",
+                        help="tiny settings: checks that every step runs, in seconds (scores mean nothing)")
+    preset.add_argument("--paper", action="store_true",
+                        help="the reference's dSprites settings: 64x64, the full grid, 30 epochs "
+                             "per level, 3 seeds, MIG by sampling on the full grid")
+    add_data_options(parser, required=False, size_default_note="default 32")
+    parser.add_argument("--eval-samples", type=positive_int, metavar="N",
+                        help="fresh images the scores are measured on (default 10000)")
+    parser.add_argument("--models", nargs="+", type=model_name, metavar="MODEL",
+                        help="models to compare (default: betavae vlae provlae)")
+    parser.add_argument("--betas", nargs="+", type=non_negative_float, metavar="BETA",
+                        help="KL weights; every model is fitted with each (default 4)")
+    parser.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                        help=f"random states; every setting is fitted with each (default {seeds_default})")
+    parser.add_argument("--levels", type=positive_int, help="levels of VLAE and pro-VLAE (default 3)")
+    parser.add_argument("--latent-dim", type=positive_int,
+                        help="latents per level (default 2); beta-VAE gets levels x latent-dim")
+    parser.add_argument("--epochs-per-level", type=positive_int, metavar="E",
+                        help="epochs of each progressive step; VLAE and beta-VAE run levels x E "
+                             "epochs, the same number of iterations (default 3)")
+    parser.add_argument("--batch-size", type=positive_int, help="default 64")
+    parser.add_argument("--learning-rate", type=float, help="default 1e-3 (the reference: 5e-4)")
+    parser.add_argument("--conv-channels", type=positive_int, help="default 16 (the reference: 32)")
+    parser.add_argument("--dense-units", type=positive_int, help="default 128 (the reference: 256)")
+    parser.add_argument("--normalization", choices=["batch", "affine"],
+                        help="after every hidden layer: a learned scale and shift as the "
+                             "reference ran (default affine), or batch norm")
+    parser.add_argument("--initialization", choices=["torch", "glorot"],
+                        help="initial weights: PyTorch's defaults, or TF1's Glorot-uniform as the "
+                             "reference ran (default torch)")
+    parser.add_argument("--fade-in-steps", type=int, metavar="N",
+                        help="pro-VLAE fade-in iterations (default: a third of one step)")
+    parser.add_argument("--pre-kl-coef", type=non_negative_float,
+                        help="pro-VLAE pre-KL weight (default 0.5)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], help="default fp32")
+    add_run_options(parser)
+    parser.add_argument("--estimator", choices=["histogram", "sampling"],
+                        help="MIG estimator: histogram on the evaluation images (disentanglement_lib; "
+                             "default) or sampling on the full factor grid (the pro-VLAE reference)")
+
+
 def _demo_settings(args):
-    settings = dict(DEMO_DEFAULTS)
+    settings = comparison_settings(args, DEMO_DEFAULTS)
+    unknown = [m for m in settings["models"] if m not in _DEMO_MODELS]
+    if unknown:
+        raise CommandError(f"the demo compares {', '.join(_DEMO_MODELS)}; not {', '.join(unknown)}")
+    return settings
+
+
+def comparison_settings(args, defaults, config=None):
+    """The settings of a comparison: ``defaults``, a preset, ``config``, then the options.
+
+    Raises
+    ------
+    CommandError
+        For settings that cannot work together.
+    """
+    settings = dict(defaults)
     if args.quick:
         settings.update(QUICK)
     if args.paper:
         settings.update(PAPER)
-    for key in list(DEMO_DEFAULTS):
+    settings.update(config or {})
+    for key in list(defaults):
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value
     if args.images:
-        raise CommandError("the demo needs ground-truth factors; use --dataset (the evaluate "
+        raise CommandError("a comparison needs ground-truth factors; use --dataset (the evaluate "
                            "command scores a model on a file of images with factors)")
     if settings["estimator"] == "sampling" and settings["dataset"] not in GENERATED:
         raise CommandError("--estimator sampling needs a generated data set (its full factor grid)")
     settings["models"] = list(dict.fromkeys(settings["models"]))
-    unknown = [m for m in settings["models"] if m not in _DEMO_MODELS]
-    if unknown:
-        raise CommandError(f"the demo compares {', '.join(_DEMO_MODELS)}; not {', '.join(unknown)}")
     if settings["n_samples"] is not None and settings["n_samples"] < 2 * settings["batch_size"]:
         raise CommandError(
             f"--n-samples {settings['n_samples']} is less than two batches of "

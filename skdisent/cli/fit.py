@@ -76,9 +76,7 @@ def run(args):
     seed = 0 if args.data_seed is None else args.data_seed
     X, _, name = load_data(args, size=size, n_samples=args.n_samples, seed=seed)
     output = pathlib.Path(args.output or f"{args.model}.safetensors")
-    epochs = getattr(model, "n_epochs", None)
-    if epochs is None:
-        epochs = model.levels * model.epochs_per_step
+    epochs = model._n_epochs_total()
     progress(f"skdisent fit: {cls.__name__} on {len(X):,} images of {name} ({X.shape[1:]}), "
              f"{epochs} epochs")
     started = time.perf_counter()

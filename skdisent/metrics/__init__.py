@@ -12,6 +12,9 @@ estimators, named in the API because the same score name hides different numbers
   posteriors over a full factor grid (:func:`mutual_info_matrix_sampling`,
   :func:`mig_sampling`, :func:`information_per_level`).
 
+:func:`mmd` measures how far apart two sets of samples (e.g. images) lie; the
+diagnostics of :mod:`skdisent.hierarchy` compare sample sets with it.
+
 Scorers for ``GridSearchCV`` and ``cross_validate`` take ``y`` = the factor matrix:
 :data:`mig_scorer`, :data:`mig_sup_scorer`, :data:`factor_vae_scorer`, :data:`dci_scorer`
 score ``model.transform(X)``; :data:`mig_sampling_scorer` and
@@ -24,6 +27,7 @@ from ._dci import dci
 from ._factor_vae import factor_vae_score
 from ._information import information_per_level
 from ._mig import active_units, mig, mig_sup
+from ._mmd import mmd
 from ._modularity import modularity
 from ._mutual_info import mutual_info_matrix
 from ._sampling import mig_sampling, mutual_info_matrix_sampling
@@ -53,6 +57,7 @@ __all__ = [
     "mutual_info_matrix_sampling",
     "mig_sampling",
     "information_per_level",
+    "mmd",
     "make_disentanglement_scorer",
     "mig_scorer",
     "mig_sup_scorer",

@@ -1,9 +1,12 @@
 """The estimators: three regimes of one ladder network, and LDF."""
 
 from .beta_vae import BetaVAE
+from .hierarchical_vae import HierarchicalVAE
 from .ldf import LDFModel
 from .presets import PAPER_SETTINGS, paper_model
 from .provlae import ProVLAE
+from .teacher_student import TeacherStudentVAE
 from .vlae import VLAE
 
-__all__ = ["BetaVAE", "VLAE", "ProVLAE", "LDFModel", "PAPER_SETTINGS", "paper_model"]
+__all__ = ["BetaVAE", "VLAE", "ProVLAE", "LDFModel", "HierarchicalVAE", "TeacherStudentVAE",
+           "PAPER_SETTINGS", "paper_model"]

@@ -3,12 +3,13 @@
 The values are those of the reference code's training script (``train_pro-VLAE.sh``)
 and network files, restated in METHOD.md section 2. In the paper's comparison every
 model has the same total number of latent dimensions and the same number of
-iterations: :func:`paper_model` builds ``BetaVAE`` and ``VLAE`` that way from the same
-settings.
+iterations: :func:`paper_model` builds ``BetaVAE``, ``VLAE`` and ``TeacherStudentVAE`` that
+way from the same settings.
 """
 
 from .beta_vae import BetaVAE
 from .provlae import ProVLAE
+from .teacher_student import TeacherStudentVAE
 from .vlae import VLAE
 
 __all__ = ["PAPER_SETTINGS", "paper_model"]
@@ -45,17 +46,22 @@ def paper_model(dataset, model="provlae", **params):
     ----------
     dataset : {"dsprites", "3dshapes", "mnist", "celeba"}
         Whose settings (see ``PAPER_SETTINGS``).
-    model : {"provlae", "vlae", "betavae"}, default="provlae"
+    model : {"provlae", "vlae", "betavae", "teacherstudent"}, default="provlae"
         ``"vlae"`` and ``"betavae"`` get the paper's fair-comparison settings: the same
         network and total latent dimensions (beta-VAE: all at the deepest level) and
-        as many epochs as the progressive run's steps together.
+        as many epochs as the progressive run's steps together. ``"teacherstudent"``:
+        the VAE variant of :class:`~skdisent.TeacherStudentVAE` (``beta=1``: the paper
+        varies beta for every model but this one) grown in ``levels`` steps of
+        ``latent_dim`` latents and ``epochs_per_step`` epochs, with the data set's batch
+        size and likelihood, and its own reference network and optimiser (the paper
+        does not say which it used).
     **params
         Estimator parameters that replace the paper's (``random_state``,
         ``device``, ``epochs_per_step``...).
 
     Returns
     -------
-    estimator : ProVLAE, VLAE or BetaVAE
+    estimator : ProVLAE, VLAE, BetaVAE or TeacherStudentVAE
 
     Examples
     --------
@@ -71,8 +77,17 @@ def paper_model(dataset, model="provlae", **params):
     settings = {**PAPER_SETTINGS[dataset], **params}
     if model == "provlae":
         return ProVLAE(**settings)
+    if model == "teacherstudent":
+        latent_dim = settings["latent_dim"]
+        grown = {"initial_latents": latent_dim, "latents_per_step": latent_dim,
+                 "n_steps": settings["levels"], "epochs_per_step": settings["epochs_per_step"],
+                 "variational": True, "beta": 1.0, "batch_size": settings["batch_size"],
+                 "likelihood": settings["likelihood"]}
+        own = {k: v for k, v in params.items() if k not in ("levels", "latent_dim")}
+        return TeacherStudentVAE(**{**grown, **own})
     if model not in ("vlae", "betavae"):
-        raise ValueError(f"model must be 'provlae', 'vlae' or 'betavae', got {model!r}.")
+        raise ValueError(f"model must be 'provlae', 'vlae', 'betavae' or 'teacherstudent', "
+                         f"got {model!r}.")
     levels, latent_dim = settings["levels"], settings["latent_dim"]
     shared = {k: v for k, v in settings.items() if k not in _PROGRESSIVE_ONLY}
     shared.setdefault("n_epochs", levels * settings["epochs_per_step"])

@@ -1,6 +1,7 @@
 """Torch modules: the ladder network, likelihoods and Gaussian helpers."""
 
 from .distributions import gaussian_entropy, kl_to_standard_normal, reparameterize
+from .hierarchical import HierarchicalNetwork
 from .ladder import LadderNetwork, ladder_sizes
 from .ladder_celeba import CelebALadderNetwork
 from .likelihoods import BernoulliLikelihood, GaussianLikelihood, make_likelihood
@@ -8,6 +9,7 @@ from .likelihoods import BernoulliLikelihood, GaussianLikelihood, make_likelihoo
 __all__ = [
     "LadderNetwork",
     "CelebALadderNetwork",
+    "HierarchicalNetwork",
     "ladder_sizes",
     "BernoulliLikelihood",
     "GaussianLikelihood",

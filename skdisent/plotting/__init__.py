@@ -14,7 +14,14 @@ Every function takes a fitted :class:`~skdisent.BetaVAE`, :class:`~skdisent.VLAE
   at each progressive step, from a ``ProVLAE(snapshot_steps=True)`` fit;
 - :func:`plot_reconstructions`: images and their reconstructions, for one or more models;
 - :func:`plot_score_vs_reconstruction`: disentanglement scores against reconstruction
-  error across models and settings (Fig. 2).
+  error across models and settings (Fig. 2);
+- :func:`plot_layer_variation` and :func:`plot_bottom_layer_gibbs`: the diagnostics of
+  :mod:`skdisent.hierarchy` (Zhao et al.'s Figs. 3 and 2), also for a
+  :class:`~skdisent.HierarchicalVAE`;
+- :func:`plot_mig_vs_mig_sup`, :func:`plot_information_per_level` and
+  :func:`plot_success_rates`: a study's Fig. 3, information per level and Table 2, and
+  :func:`write_study_report`, which draws them all with their tables from the results
+  folder of a :class:`skdisent.study.Study`.
 
 Matplotlib is an optional dependency (``pip install "skdisent[plot]"``), imported when a
 function is first called. Figures are made with :class:`matplotlib.figure.Figure`
@@ -23,8 +30,15 @@ backend (or none) works. In a notebook the returned figure displays itself.
 """
 
 from ._curves import plot_information_flow, plot_score_vs_reconstruction
+from ._hierarchy import plot_bottom_layer_gibbs, plot_layer_variation
 from ._ladder import plot_reconstructions, plot_samples_per_level, plot_traversals
 from ._steps import plot_information_flow_steps
+from ._study import (
+    plot_information_per_level,
+    plot_mig_vs_mig_sup,
+    plot_success_rates,
+    write_study_report,
+)
 
 __all__ = [
     "plot_traversals",
@@ -33,4 +47,10 @@ __all__ = [
     "plot_information_flow_steps",
     "plot_reconstructions",
     "plot_score_vs_reconstruction",
+    "plot_layer_variation",
+    "plot_bottom_layer_gibbs",
+    "plot_mig_vs_mig_sup",
+    "plot_information_per_level",
+    "plot_success_rates",
+    "write_study_report",
 ]

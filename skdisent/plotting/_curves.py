@@ -13,7 +13,7 @@ __all__ = ["plot_information_flow", "plot_score_vs_reconstruction"]
 
 
 def plot_information_flow(model, *, path=None):
-    """Information per level after each progressive step of a pro-VLAE fit.
+    """Information per level after each progressive step of a pro-VLAE (or teacher-student) fit.
 
     One panel per progressive step; a bar per level (the deepest on top) gives
     ``I(x; z_l)`` in nats at the end of the step, and the panel's title the total
@@ -21,11 +21,13 @@ def plot_information_flow(model, *, path=None):
     from the deepest level into the new ones, and end in a descending order from deep
     to shallow. The numbers are those :class:`~skdisent.ProVLAE` records during
     ``fit`` (``information_per_step_`` and the step-end records of ``history_``), so
-    the fitted model is all this needs.
+    the fitted model is all this needs. A :class:`~skdisent.TeacherStudentVAE` grows one
+    code rather than a ladder: its bars are its groups of latents, one per step (the
+    first teacher's on top), the comparison of the paper's Fig. 5.
 
     Parameters
     ----------
-    model : ProVLAE
+    model : ProVLAE or TeacherStudentVAE
         A fitted model.
     path : str or path-like, default=None
         Save the figure there as a PNG.
@@ -52,7 +54,9 @@ def plot_information_flow(model, *, path=None):
             f"{type(model).__name__} recorded no information per progressive step; the "
             "information flow needs a ProVLAE fitted through at least one progressive step."
         )
-    n_levels = len(model.latent_dims_)
+    groups = getattr(model, "latent_groups_", None)  # a teacher-student model's steps
+    n_levels = len(model.latent_dims_ if groups is None else groups)
+    unit = "level" if groups is None else "group"
     information = np.array([[r[f"information_{l + 1}"] for l in range(n_levels)] for r in records])
     top = max(float(np.nanmax(information)), 1e-3) * 1.25
     figure = _new_figure(0.4 + 2.3 * len(records), 0.9 + 0.45 * n_levels)
@@ -66,10 +70,10 @@ def plot_information_flow(model, *, path=None):
         ax.set_xlim(min(0.0, float(np.nanmin(values))), top)
         ax.set_title(f"step {record['step']}\nI(x; z) = {record['information_total']:.2f}",
                      fontsize=9)
-        ax.set_xlabel("I(x; z_l), nats", fontsize=8)
+        ax.set_xlabel(f"I(x; z_{unit[0]}), nats", fontsize=8)
         ax.tick_params(labelsize=8)
-    axes[0].set_yticks(positions, [f"level {l + 1}" for l in range(n_levels)])
-    figure.suptitle(f"{type(model).__name__}: information per level after each progressive step",
+    axes[0].set_yticks(positions, [f"{unit} {l + 1}" for l in range(n_levels)])
+    figure.suptitle(f"{type(model).__name__}: information per {unit} after each progressive step",
                     fontsize=10)
     return _finish(figure, path)
 
