@@ -91,6 +91,8 @@ def test_information_flow(models, tmp_path):
     figure = plotting.plot_information_flow(models["ProVLAE"], path=tmp_path / "i.png")
     assert_png(tmp_path / "i.png")
     assert len(figure.axes) == 2  # one panel per progressive step
+    ticks = sorted(figure.axes[0].get_yticklabels(), key=lambda t: t.get_position()[1])
+    assert [t.get_text() for t in ticks] == ["level 1", "level 2"]  # the deepest on top
 
 
 def test_information_flow_needs_a_progressive_fit(models):

@@ -61,7 +61,8 @@ def plot_information_flow(model, *, path=None):
     top = max(float(np.nanmax(information)), 1e-3) * 1.25
     figure = _new_figure(0.4 + 2.3 * len(records), 0.9 + 0.45 * n_levels)
     axes = figure.subplots(1, len(records), squeeze=False, sharey=True)[0]
-    positions = np.arange(n_levels)[::-1]  # the deepest level on top
+    # The deepest level on top (bar positions grow upwards); a teacher-student's first group.
+    positions = np.arange(n_levels) if groups is None else np.arange(n_levels)[::-1]
     for ax, record, values in zip(axes, records, information):
         ax.barh(positions, values, color="#3a9d3a", height=0.6)
         for y, value in zip(positions, values):
