@@ -1,4 +1,5 @@
-"""The estimators: three regimes of one ladder network, and LDF."""
+"""The estimators: three regimes of one ladder network, the teacher-student baseline, the
+stacked hierarchical VAE, and LDF; the pro-VLAE paper's settings as ready-made estimators."""
 
 from .beta_vae import BetaVAE
 from .hierarchical_vae import HierarchicalVAE
