@@ -12,7 +12,7 @@ import torch
 from sklearn.utils.validation import validate_data
 
 __all__ = ["InputLayout", "BatchSource", "stack_rows", "validate_input", "input_layout",
-           "check_probabilities", "resolve_likelihood", "likelihood_for", "evenly_spaced_rows", "INFERENCE_BATCH",
+           "check_probabilities", "likelihood_for", "evenly_spaced_rows", "INFERENCE_BATCH",
            "MIN_INFERENCE_ROWS"]
 
 #: The dtypes ``X`` may have; others are converted to the first.
@@ -244,6 +244,14 @@ def input_layout(X, image_shape):
     return InputLayout(sample_shape=sample_shape, network_shape=tuple(network_shape))
 
 
+def _refuse_range(low, high):
+    raise ValueError(
+        f"X holds values in [{low:.4g}, {high:.4g}], but a Bernoulli likelihood needs "
+        "floats in [0, 1] (or uint8 images in 0..255). Rescale X, pass it as uint8, "
+        "or use likelihood='gaussian'."
+    )
+
+
 def check_probabilities(X, likelihood):
     """Refuse floats outside [0, 1] when ``likelihood`` is Bernoulli.
 
@@ -257,54 +265,48 @@ def check_probabilities(X, likelihood):
         return
     low, high = float(X.min()), float(X.max())
     if low < 0.0 or high > 1.0:
-        raise ValueError(
-            f"X holds values in [{low:.4g}, {high:.4g}], but a Bernoulli likelihood needs "
-            "floats in [0, 1] (or uint8 images in 0..255). Rescale X, pass it as uint8, "
-            "or use likelihood='gaussian'."
-        )
-
-
-def resolve_likelihood(likelihood, X):
-    """The likelihood a model's ``likelihood`` parameter gives on training data ``X``.
-
-    ``"auto"`` is Bernoulli for ``uint8`` data or floats within [0, 1] (pixel
-    intensities, as every data set of the papers), Gaussian for any other values.
-
-    Parameters
-    ----------
-    likelihood : {"auto", "bernoulli", "gaussian"}
-    X : ndarray
-
-    Returns
-    -------
-    likelihood : {"bernoulli", "gaussian"}
-    """
-    if likelihood != "auto":
-        return likelihood
-    if X.dtype == np.uint8 or (float(X.min()) >= 0.0 and float(X.max()) <= 1.0):
-        return "bernoulli"
-    return "gaussian"
+        _refuse_range(low, high)
 
 
 def likelihood_for(estimator, X, reset):
-    """The likelihood ``estimator`` models ``X`` with; None for a model without one.
+    """The likelihood ``estimator`` models ``X`` with, once ``X``'s values are checked.
+
+    ``likelihood="auto"`` is Bernoulli for ``uint8`` data or floats within [0, 1] (pixel
+    intensities, as every data set of the papers), Gaussian for any other values. The
+    range of ``X`` is read once, for the choice and the check together.
 
     Parameters
     ----------
     estimator : skdisent estimator
     X : ndarray
     reset : bool
-        True in a fresh ``fit``: chosen from ``X`` (:func:`resolve_likelihood`);
-        otherwise the fitted ``likelihood_``.
+        True in a fresh ``fit``: the ``likelihood`` parameter, ``"auto"`` chosen from
+        ``X``; otherwise the fitted ``likelihood_``.
 
     Returns
     -------
     likelihood : {"bernoulli", "gaussian"} or None
+        None for a model without a likelihood (nothing is checked).
+
+    Raises
+    ------
+    ValueError
+        If the likelihood is Bernoulli and ``X`` holds floats outside [0, 1].
     """
     likelihood = getattr(estimator, "likelihood", None)
-    if likelihood is None or reset:
-        return likelihood and resolve_likelihood(likelihood, X)
-    return getattr(estimator, "likelihood_", likelihood)
+    if likelihood is None:
+        return None
+    if not reset:
+        likelihood = getattr(estimator, "likelihood_", likelihood)
+    if X.dtype == np.uint8 or likelihood == "gaussian":
+        return "bernoulli" if likelihood == "auto" else likelihood
+    low, high = float(X.min()), float(X.max())
+    within = low >= 0.0 and high <= 1.0
+    if likelihood == "auto":
+        return "bernoulli" if within else "gaussian"
+    if not within:
+        _refuse_range(low, high)
+    return likelihood
 
 
 def evenly_spaced_rows(n_rows, n_taken):

@@ -26,7 +26,6 @@ from ._data import (
     MIN_INFERENCE_ROWS,
     BatchSource,
     InputLayout,
-    check_probabilities,
     input_layout,
     likelihood_for,
     stack_rows,
@@ -76,11 +75,10 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
       ``_feature_names()`` for the public methods.
 
     It may also override ``_input_layout`` (other layouts, e.g. videos),
-    ``_check_values(X, reset)`` (value constraints), ``_initial_schedule()``,
-    ``_epoch_start(epoch)``, ``_epoch_record(data, device)`` and ``_stage_end()`` (a
-    schedule), ``_check_training_plan(n_samples)`` (warnings about settings), and
-    ``_validate_fit_inputs`` with ``_training_data`` (``fit`` arguments besides
-    ``X``), and ``_fitted_from_network(network)`` (fitted attributes the network
+    ``_initial_schedule()``, ``_epoch_start(epoch)``, ``_epoch_record(data, device)``
+    and ``_stage_end()`` (a schedule), ``_check_training_plan(n_samples)`` (warnings
+    about settings), ``_validate_fit_inputs`` with ``_training_data`` (``fit``
+    arguments besides ``X``, checked with the fit's likelihood), and ``_fitted_from_network(network)`` (fitted attributes the network
     determines). The fitted attributes a model file keeps are listed in
     ``_fitted_attributes``.
 
@@ -147,15 +145,15 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
     def _fit_held(self, X, **fit_inputs):
         """Validate, set up or resume the fitted state, and train."""
         resume = self.warm_start and (hasattr(self, "network_") or self._resume_from_checkpoint())
-        X = self._validate_X(X, reset=not resume, min_samples=2)
+        X = validate_input(self, X, reset=not resume, min_samples=2)
+        likelihood = likelihood_for(self, X, reset=not resume)  # X's values checked against it
         layout = self._input_layout(X)
         if resume and layout != self.layout_:
             raise ValueError(
                 f"warm_start=True needs data of the shape the model was fitted on: one sample "
                 f"was {self.layout_.sample_shape}, now {layout.sample_shape}."
             )
-        self._fit_likelihood = likelihood_for(self, X, reset=not resume)  # for the extra inputs
-        inputs = self._validate_fit_inputs(layout, **fit_inputs)
+        inputs = self._validate_fit_inputs(layout, likelihood=likelihood, **fit_inputs)
         device = resolve_device(self.device)
         if resume:
             self.network_.to(device)
@@ -166,12 +164,12 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
                      "Raise the number of epochs to train on, or set warm_start=False to "
                      "start again.")
         else:
-            self._initialize(layout, device, X)
+            self._initialize(layout, device, X, likelihood)
         data = self._training_data(BatchSource(X, layout), **inputs)
         Trainer(self, device, self._callbacks()).fit(data, self._n_epochs_total())
         return self
 
-    def _initialize(self, layout, device, X):
+    def _initialize(self, layout, device, X, likelihood):
         """Set up the fitted state of a fresh fit on ``X``: network, generators, optimisers..."""
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         generator = torch.Generator().manual_seed(seed)
@@ -179,8 +177,8 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         self.layout_ = layout
         self.input_shape_ = layout.sample_shape
         self.input_dtype_ = X.dtype.name
-        if hasattr(self, "likelihood"):
-            self.likelihood_ = self._fit_likelihood
+        if likelihood is not None:
+            self.likelihood_ = likelihood
         self.network_ = build_on_meta(lambda: self._build_network(layout), device, generator,
                                       getattr(self, "initialization", "torch"))
         vars(self).update(self._fitted_from_network(self.network_))
@@ -219,8 +217,8 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
 
     # The hooks a model may override (see the class docstring).
 
-    def _validate_fit_inputs(self, layout):
-        """Check ``fit``'s arguments besides ``X`` against the layout; a dict for ``_training_data``."""
+    def _validate_fit_inputs(self, layout, likelihood=None):
+        """Check ``fit``'s other arguments against the layout and likelihood; a dict of them."""
         return {}
 
     def _training_data(self, source, **inputs):
@@ -269,15 +267,11 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------ validation
 
-    def _validate_X(self, X, reset, min_samples=1):
-        """Validate ``X`` as scikit-learn does and check its sample shape and values."""
-        X = validate_input(self, X, reset=reset, min_samples=min_samples)
-        self._check_values(X, reset)
+    def _validate_X(self, X):
+        """Validate ``X`` against the fitted model: sample shape, scale and values."""
+        X = validate_input(self, X, reset=False)
+        likelihood_for(self, X, reset=False)  # refuses values the likelihood cannot take
         return X
-
-    def _check_values(self, X, reset):
-        """Refuse floats outside [0, 1] when the likelihood is Bernoulli."""
-        check_probabilities(X, likelihood_for(self, X, reset))
 
     def _input_layout(self, X):
         """Map ``X``'s layout to the network input: images or flat rows."""
@@ -287,7 +281,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
 
     def _fitted_source(self, X):
         check_is_fitted(self, "network_")
-        X = self._validate_X(X, reset=False)
+        X = self._validate_X(X)
         device = resolve_device(self.device, fallback=True)
         self.network_.to(device)
         self.network_.eval()

@@ -13,14 +13,14 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._data import MIN_INFERENCE_ROWS, stack_rows
 from ..base import BaseDisentangler
-from ..engine.device import autocast, to_device, with_threads
+from ..engine.device import to_device
 from ..engine.optim import fused_adam
 from ..nn.distributions import kl_to_standard_normal, reparameterize
 from ..nn.ladder import LadderNetwork
 from ..nn.ladder_celeba import CelebALadderNetwork
 from ..nn.layers import NORMALIZATIONS
+from ._posterior import GaussianPosterior
 
 __all__ = ["LadderModel", "COMMON_PARAMETERS", "training_compile_options"]
 
@@ -168,7 +168,7 @@ likelihood : {"auto", "bernoulli", "gaussian"}, default="auto"
         Print one line per epoch when positive."""
 
 
-class LadderModel(BaseDisentangler, metaclass=ABCMeta):
+class LadderModel(GaussianPosterior, BaseDisentangler, metaclass=ABCMeta):
     """Shared regime of the ladder models; not meant to be used directly."""
 
     @property
@@ -248,59 +248,14 @@ class LadderModel(BaseDisentangler, metaclass=ABCMeta):
         mus, _ = self._compiled_function("encode", self.network_.encode)(x, gates)
         return torch.cat(mus, dim=1)
 
-    @with_threads
-    def posterior(self, X):
-        """Parameters of the posterior ``q(z | x)``: its means and log-variances.
-
-        Parameters
-        ----------
-        X : array-like of the layout and sample shape seen in ``fit``
-            Data to encode.
-
-        Returns
-        -------
-        means : ndarray of shape ``(n_samples, n_components_)``, dtype float32
-            Posterior means (what :meth:`transform` returns).
-        logvars : ndarray of shape ``(n_samples, n_components_)``, dtype float32
-            Log-variances of the diagonal Gaussian posterior.
-
-        Both concatenate the levels from the shallowest to the deepest, as
-        :meth:`transform` does; :func:`skdisent.metrics.mig_sampling` and
-        :func:`~skdisent.metrics.information_per_level` take them.
-        """
-        source, device = self._fitted_source(X)
-        batches = source.batches(device, min_rows=MIN_INFERENCE_ROWS)
-        return self._posterior_of_batches(batches, device, len(source), padded=True)
-
-    def _posterior_of_batches(self, batches, device, n_samples, dtype=np.float32, padded=False):
-        """Posterior means and log-variances of ``batches`` (the caller sets the network's mode).
-
-        Parameters
-        ----------
-        batches : iterable of torch.Tensor
-            Batches on ``device`` in the network's input layout.
-        device : torch.device
-            Where the network is.
-        n_samples : int
-            Rows of all batches together.
-        dtype : numpy dtype, default=np.float32
-            Type of the arrays returned.
-        padded : bool, default=False
-            The last batch may hold padding rows beyond ``n_samples`` (dropped).
-
-        Returns
-        -------
-        means, logvars : ndarray of shape (n_samples, n_components_)
-        """
+    def _posterior_function(self, device):
         gates = to_device(self._gates(training=False)[0], device)
 
         def parameters(x):
             mus, logvars = self.network_.encode(x, gates)
             return torch.cat(mus, dim=1), torch.cat(logvars, dim=1)
 
-        with torch.no_grad(), autocast(device, self.precision):
-            return stack_rows((parameters(x) for x in batches), n_samples, dtype=dtype,
-                              padded=padded)
+        return parameters
 
     def _split_codes(self, codes):
         return list(torch.split(codes, list(self.latent_dims_), dim=1))

@@ -14,13 +14,14 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .._data import INFERENCE_BATCH, MIN_INFERENCE_ROWS, stack_rows
+from .._data import INFERENCE_BATCH, stack_rows
 from ..base import BaseDisentangler
 from ..engine.device import autocast, resolve_device, with_threads
 from ..engine.optim import fused_adam
 from ..nn.hierarchical import HierarchicalNetwork
 from ..nn.layers import NORMALIZATIONS
 from ._ladder import COMMON_PARAMETERS, LadderModel
+from ._posterior import GaussianPosterior
 
 __all__ = ["POSTERIOR_DRAWS", "HierarchicalVAE"]
 
@@ -43,7 +44,7 @@ def _parameters_doc():
                   "\n    " + _CONV_CHANNELS, text, flags=re.DOTALL)
 
 
-class HierarchicalVAE(BaseDisentangler):
+class HierarchicalVAE(GaussianPosterior, BaseDisentangler):
     __doc__ = """Stacked hierarchical VAE with Gaussian conditionals (Zhao, Song and Ermon 2017).
 
     Latent layers ``z_1 .. z_L`` (``L = levels``, ``z_1`` the bottom, nearest the
@@ -256,39 +257,16 @@ class HierarchicalVAE(BaseDisentangler):
         means, _ = self.network_.posterior_moments(x, self._posterior_noise(x.device))
         return torch.cat(means, dim=1)
 
-    @with_threads
-    def posterior(self, X):
-        """Means and log-variances of ``q(z_l | x)``, every layer.
-
-        Layer 1's are those of the Gaussian ``q(z_1 | x)``; above it, the mean and
-        variance of ``q(z_l | x)`` estimated from ``POSTERIOR_DRAWS`` chains (see the
-        class docstring).
-
-        Parameters
-        ----------
-        X : array-like of the layout and sample shape seen in ``fit``
-            Data to encode.
-
-        Returns
-        -------
-        means : ndarray of shape ``(n_samples, n_components_)``, dtype float32
-            What :meth:`transform` returns.
-        logvars : ndarray of shape ``(n_samples, n_components_)``, dtype float32
-            Log-variances.
-
-        Both concatenate the layers bottom first, as :meth:`transform` does;
-        :func:`skdisent.evaluation.information_per_level` takes them.
-        """
-        source, device = self._fitted_source(X)
+    def _posterior_function(self, device):
+        # Above the bottom layer, the mean and variance of q(z_l | x) estimated from
+        # POSTERIOR_DRAWS chains that share one noise draw (see the class docstring).
         noise = self._posterior_noise(device)
 
         def parameters(x):
             means, logvars = self.network_.posterior_moments(x, noise)
             return torch.cat(means, dim=1), torch.cat(logvars, dim=1)
 
-        with torch.no_grad(), autocast(device, self.precision):
-            batches = source.batches(device, min_rows=MIN_INFERENCE_ROWS)
-            return stack_rows((parameters(x) for x in batches), len(source), padded=True)
+        return parameters
 
     def _decode(self, codes):
         output = self.network_.decode(codes[:, : self.latent_dims_[0]])

@@ -297,11 +297,11 @@ class LDFModel(BaseDisentangler):
         make_piece_grid(layout.network_shape, self.patch_grid)  # refuses a grid that does not fit
         return layout
 
-    def _validate_fit_inputs(self, layout, pieces=None):
+    def _validate_fit_inputs(self, layout, likelihood=None, pieces=None):
         if pieces is None:
             return {"pieces": None}
         grid = make_piece_grid(layout.network_shape, self.patch_grid)
-        return {"pieces": piece_source(pieces, grid, self._fit_likelihood)}
+        return {"pieces": piece_source(pieces, grid, likelihood)}
 
     def _training_data(self, source, pieces=None):
         if pieces is None:

@@ -2,16 +2,14 @@
 
 from numbers import Integral, Real
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._data import evenly_spaced_rows
 from .._warn import warn
-from ..metrics import information_per_level
 from ._ladder import COMMON_PARAMETERS, LadderModel
 from ._snapshots import StageSnapshots
+from ._step_information import information_per_step, information_record, step_posteriors
 
 __all__ = ["ProVLAE"]
 
@@ -317,35 +315,16 @@ class ProVLAE(LadderModel):
 
     # ------------------------------------- information per level at each step's end
 
-    # The most samples of the aggregate posterior drawn at a step end (the reference's
-    # 10,000): the estimate costs samples x rows log-densities per latent.
-    _INFORMATION_SAMPLES = 10_000
-    _INFORMATION_SEED = 0
-
     def _information_record(self, source, device):
         """``I(x; z_l)`` per level and ``I(x; z)`` now, on ``information_rows`` rows of ``source``.
 
         The rows are evenly spaced over the data and the estimator has its own seed, so
-        the numbers are repeatable and no random draw of the training is consumed. The
-        aggregate posterior is sampled at every row up to ``_INFORMATION_SAMPLES``.
+        the numbers are repeatable and no random draw of the training is consumed
+        (:mod:`skdisent.models._step_information`, shared with the teacher-student model).
         """
-        n_rows = len(source) if self.information_rows is None else self.information_rows
-        rows = evenly_spaced_rows(len(source), n_rows)
-        batches = (source.batch(rows[start:start + self.batch_size], device)
-                   for start in range(0, len(rows), self.batch_size))
-        self.network_.eval()
-        means, logvars = self._posterior_of_batches(batches, device, len(rows), dtype=np.float64)
-        self.network_.train()
-        columns = [*self.level_slices(), slice(0, self.n_components_)]  # each level, then all
-        information = information_per_level(
-            means, logvars, columns,
-            n_samples=min(len(rows), self._INFORMATION_SAMPLES),
-            random_state=self._INFORMATION_SEED,
-        )
-        record = {f"information_{level + 1}": float(v) for level, v in enumerate(information[:-1])}
-        record["information_total"] = float(information[-1])
-        record["information_rows"] = len(rows)
-        return record
+        means, logvars = step_posteriors(self, source, device)
+        return information_record(means, logvars, self.level_slices(),
+                                  slice(0, self.n_components_), self.levels_)
 
     @property
     def information_per_step_(self):
@@ -359,16 +338,12 @@ class ProVLAE(LadderModel):
             in each step-end record of ``history_``), up to Monte Carlo noise.
         """
         check_is_fitted(self, "network_")
-        return np.array(
-            [[record[f"information_{level + 1}"] for level in range(self.levels_)]
-             for record in self.history_ if "information_total" in record],
-            dtype=float,
-        ).reshape(-1, self.levels_)
+        return information_per_step(self.history_, self.levels_)
 
     # ------------------------------------------- copies of the model at each step's end
 
-    def _initialize(self, layout, device, X):
-        super()._initialize(layout, device, X)
+    def _initialize(self, layout, device, X, likelihood):
+        super()._initialize(layout, device, X, likelihood)
         vars(self).pop("step_snapshots_", None)  # a fresh fit starts the snapshots again
         if self.snapshot_steps:
             self.step_snapshots_ = []

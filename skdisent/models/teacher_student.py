@@ -9,9 +9,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._data import MIN_INFERENCE_ROWS, stack_rows
 from ..base import BaseDisentangler
-from ..engine.device import autocast, with_threads
 from ..engine.optim import fused_adam
 from ..nn.distributions import kl_to_standard_normal, reparameterize
 from ..nn.teacher_student import (
@@ -21,6 +19,7 @@ from ..nn.teacher_student import (
     swap_factors,
 )
 from ._ladder import COMMON_PARAMETERS
+from ._posterior import GaussianPosterior
 from ._step_information import information_per_step, information_record, step_posteriors
 
 __all__ = ["TeacherStudentVAE"]
@@ -37,7 +36,7 @@ def _common(*names):
     return "\n    ".join(found[name] for name in names)
 
 
-class TeacherStudentVAE(BaseDisentangler):
+class TeacherStudentVAE(GaussianPosterior, BaseDisentangler):
     __doc__ = """Teacher-student growth of the latent code with Jacobian supervision (Lezama 2019).
 
     A *teacher* with ``initial_latents`` latents trains alone (step 0). At each later
@@ -264,13 +263,13 @@ class TeacherStudentVAE(BaseDisentangler):
         return {"n_components_": network.n_components, "latent_dims_": (network.n_components,),
                 "latent_groups_": self._groups(), "likelihood_": network.likelihood_name}
 
-    def _initialize(self, layout, device, X):
-        super()._initialize(layout, device, X)
+    def _initialize(self, layout, device, X, likelihood):
+        super()._initialize(layout, device, X, likelihood)
         # The first teacher as the reference builds it: its decoder's fan-in is its own code.
         self.network_.student.draw_latents(0, self.initial_latents, self._training.generator,
                                            decoder_bias=True)
 
-    def _validate_fit_inputs(self, layout):
+    def _validate_fit_inputs(self, layout, likelihood=None):
         if self.warm_start and hasattr(self, "network_") and (
                 self.network_.n_components != sum(self._groups())):
             raise ValueError(
@@ -390,27 +389,16 @@ class TeacherStudentVAE(BaseDisentangler):
 
     # --------------------------------------------------------- public methods
 
-    @with_threads
-    def posterior(self, X):
-        """Posterior means and log-variances of ``X``, float32 ``(n_samples, n_components_)``.
-
-        As the ladder models' ``posterior``. Deterministic codes (``variational=False``)
-        get log-variances of ``POINT_MASS_LOGVAR`` (-20): point masses, to the estimators.
-        """
-        source, device = self._fitted_source(X)
-        batches = source.batches(device, min_rows=MIN_INFERENCE_ROWS)
-        return self._posterior_of_batches(batches, device, len(source), padded=True)
-
-    def _posterior_of_batches(self, batches, device, n_samples, dtype=np.float32, padded=False):
+    def _posterior_function(self, device):
+        # Deterministic codes (variational=False) get log-variances of POINT_MASS_LOGVAR:
+        # point masses, to the estimators.
         def parameters(x):
             mean, logvar = self._student_encode(x)
             if logvar is None:
                 logvar = torch.full_like(mean, POINT_MASS_LOGVAR)
             return mean, logvar
 
-        with torch.no_grad(), autocast(device, self.precision):
-            return stack_rows((parameters(x) for x in batches), n_samples, dtype=dtype,
-                              padded=padded)
+        return parameters
 
     def _encode(self, x):
         return self._student_encode(x)[0]

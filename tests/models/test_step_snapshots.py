@@ -10,7 +10,7 @@ import torch
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
-import skdisent.models.provlae
+import skdisent.models._step_information
 from skdisent import ProVLAE, load, save
 from skdisent.engine.checkpoints import checkpoint_name
 from skdisent.metrics import information_per_level
@@ -148,7 +148,7 @@ def test_information_rows_sets_the_rows_estimated_on(rows, used, monkeypatch):
         calls.append((len(means), kwargs["n_samples"]))
         return information_per_level(means, logvars, levels, **kwargs)
 
-    monkeypatch.setattr(skdisent.models.provlae, "information_per_level", spy)
+    monkeypatch.setattr(skdisent.models._step_information, "information_per_level", spy)
     model = ProVLAE(**{**PARAMS, "levels": 2, "snapshot_steps": False},
                     information_rows=rows).fit(X)
     assert calls == [(used, used)] * 2
@@ -156,9 +156,9 @@ def test_information_rows_sets_the_rows_estimated_on(rows, used, monkeypatch):
 
 
 def test_information_samples_are_capped(monkeypatch):
-    monkeypatch.setattr(ProVLAE, "_INFORMATION_SAMPLES", 10)
+    monkeypatch.setattr(skdisent.models._step_information, "INFORMATION_SAMPLES", 10)
     calls = []
-    monkeypatch.setattr(skdisent.models.provlae, "information_per_level",
+    monkeypatch.setattr(skdisent.models._step_information, "information_per_level",
                         lambda means, logvars, levels, **kw: calls.append(kw["n_samples"])
                         or information_per_level(means, logvars, levels, **kw))
     ProVLAE(**{**PARAMS, "levels": 1, "snapshot_steps": False}, information_rows=None).fit(X)
