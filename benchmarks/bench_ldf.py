@@ -15,6 +15,9 @@ rules and widths and a code as large as LDF's local codes together.
   after a warm-up epoch.
 - ``test_ratios`` prints LDF / joint for both figures at each size, and how each
   model's memory grows from 32x32 to 64x64 (4x the pixels).
+- ``LDF-all`` is LDF with ``lower_batch_size="all"``: one lower-level update on all of
+  a step's pieces instead of one per ``batch_size`` pieces; ``test_ratios`` gives its
+  time and memory over LDF's and over the joint model's, measured in the same run.
 
 Run with ``python -m pytest benchmarks/bench_ldf.py``; ``--bench-size=full`` uses 1,024
 images instead of 128, and ``--bench-threads=1`` is much steadier on a loaded machine.
@@ -22,12 +25,11 @@ images instead of 128, and ``--bench-threads=1`` is much steadier on a loaded ma
 
 import pytest
 import torch
-
 from plain_loop import run_in_subprocess
 
 PIECE = 16
 SIZES = (32, 64)
-MODELS = ("LDF", "joint")
+MODELS = ("LDF", "LDF-all", "joint")
 SETTINGS = {"local_dim": 16, "batch_size": 64, "conv_channels": 32, "dense_units": 256}
 
 MAKE = """
@@ -44,7 +46,9 @@ def make(name, size, n_images, **extra):
                                        dense_units={dense_units}, device="cpu", random_state=0,
                                        n_threads=torch.get_num_threads())
     grid = size // {piece}
-    if name == "LDF":
+    if name.startswith("LDF"):
+        if name == "LDF-all":
+            extra["lower_batch_size"] = "all"
         model = LDFModel(patch_grid=(grid, grid), local_dim=local_dim, global_dim=32, **rest, **extra)
     else:
         model = JointALI(latent_dim=grid * grid * local_dim, **rest, **extra)
@@ -85,7 +89,7 @@ def test_peak_memory(bench_size, report, name, size):
     report.add("ldf memory", f"{name} {size}x{size}",
                peak_mib=result["peak_bytes"] / 2**20, piece=str(tuple(result["piece_shape"])),
                lower_or_joint_parameters=result["parameters"],
-               upper_parameters=result["upper_parameters"] if name == "LDF" else 0,
+               upper_parameters=result["upper_parameters"] if name != "joint" else 0,
                epoch_seconds=result["seconds"])
 
 
@@ -108,17 +112,18 @@ def test_time_per_epoch(benchmark, bench_size, report, name, size):
 
 
 def test_ratios(report):
-    """LDF / joint at each size, and each model's growth from 32x32 to 64x64."""
+    """LDF / joint at each size, LDF-all / LDF and LDF-all / joint, and each model's growth."""
     for size in SIZES:
-        ldf = report.get("ldf memory", f"LDF {size}x{size}")
-        joint = report.get("ldf memory", f"joint {size}x{size}")
-        ldf_time = report.get("ldf time", f"LDF {size}x{size}")
-        joint_time = report.get("ldf time", f"joint {size}x{size}")
-        if not (ldf and joint and ldf_time and joint_time):
+        memory = {name: report.get("ldf memory", f"{name} {size}x{size}") for name in MODELS}
+        time = {name: report.get("ldf time", f"{name} {size}x{size}") for name in MODELS}
+        if not (all(memory.values()) and all(time.values())):
             pytest.skip("run the whole file to get the ratios")
-        report.add("ldf ratios", f"{size}x{size}",
-                   memory_ldf_over_joint=ldf["peak_mib"] / joint["peak_mib"],
-                   time_ldf_over_joint=ldf_time["epoch_seconds"] / joint_time["epoch_seconds"])
+        ratios = {}
+        for top, bottom in (("LDF", "joint"), ("LDF-all", "joint"), ("LDF-all", "LDF")):
+            key = f"{top}_over_{bottom}".replace("-", "_")
+            ratios[f"memory_{key}"] = memory[top]["peak_mib"] / memory[bottom]["peak_mib"]
+            ratios[f"time_{key}"] = time[top]["epoch_seconds"] / time[bottom]["epoch_seconds"]
+        report.add("ldf ratios", f"{size}x{size}", **ratios)
     for name in MODELS:
         small = report.get("ldf memory", f"{name} 32x32")["peak_mib"]
         large = report.get("ldf memory", f"{name} 64x64")["peak_mib"]

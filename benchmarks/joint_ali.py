@@ -50,6 +50,7 @@ verbose
     global_dim = 1
     pretrain_lower = 0
     image_shape = None
+    lower_batch_size = None
     precision = "fp32"
     # and what surrounds its training: no checkpoints, NaN stops the fit
     checkpoint_dir = None

@@ -31,7 +31,7 @@ _RESUMABLE_CHANGES = frozenset({
 # Parameters added since model files were first written, with the value that gives a file
 # written before them the behaviour it was trained with (not necessarily today's default).
 _ADDED_PARAMETERS = {"normalization": "batch", "initialization": "torch", "architecture": "vlae",
-                     "n_threads": None}
+                     "n_threads": None, "lower_batch_size": None}
 
 # Network settings that choose how the weights are laid out, not what the model computes:
 # a file may differ from today's default in them, and its network is rebuilt as saved.

@@ -3,7 +3,8 @@
 The two of Zhao, Song and Ermon (2017), "Learning Hierarchical Features from Deep
 Generative Models", written for any fitted model with layers of Gaussian latents
 (:class:`~skdisent.HierarchicalVAE` and the ladder models :class:`~skdisent.BetaVAE`,
-:class:`~skdisent.VLAE`, :class:`~skdisent.ProVLAE`):
+:class:`~skdisent.VLAE`, :class:`~skdisent.ProVLAE`; :func:`layer_variation` takes
+:class:`~skdisent.NVAE`'s groups too):
 
 - :func:`bottom_layer_gibbs`: a Gibbs chain on the bottom layer alone against ancestral
   sampling (the paper's Proposition 1 and Fig. 2). When its samples are as good as the
@@ -41,7 +42,7 @@ def _levels(model):
     if not (hasattr(model, "posterior") and hasattr(model, "level_slices")):
         raise TypeError(
             f"{type(model).__name__} has no layers of Gaussian latents; the diagnostics of "
-            "skdisent.hierarchy take a HierarchicalVAE, BetaVAE, VLAE or ProVLAE."
+            "skdisent.hierarchy take a HierarchicalVAE, BetaVAE, VLAE, ProVLAE or NVAE."
         )
     return [(i + 1, s) for i, s in enumerate(model.level_slices()) if s.stop > s.start]
 
@@ -177,13 +178,16 @@ def layer_variation(model, *, n_samples=8, n_references=4, random_state=0):
     mu_l(z_{l+1}) + sigma_l(z_{l+1}) eps_l``), so the layers below the one drawn
     again change through the chain while keeping their own ``eps``, as in the paper;
     for the ladder models, whose levels are independent ``N(0, I)``, ``eps`` is the
-    code itself. What varies along a row is what that layer carries; in the paper's
-    hierarchical VAE the top layer carries essentially all of it and the lower layers
-    only small local changes.
+    code itself. For an :class:`~skdisent.NVAE` the layers are its groups (from the
+    data up) and the noise goes down its top-down prior
+    (:meth:`~skdisent.NVAE.codes_from_noise`): the groups generated after the one drawn
+    again change through their priors while keeping their own ``eps``. What varies
+    along a row is what that layer carries; in the paper's hierarchical VAE the top
+    layer carries essentially all of it and the lower layers only small local changes.
 
     Parameters
     ----------
-    model : fitted HierarchicalVAE, BetaVAE, VLAE or ProVLAE
+    model : fitted HierarchicalVAE, BetaVAE, VLAE, ProVLAE or NVAE
     n_samples : int, default=8
         Fresh draws per reference and layer.
     n_references : int, default=4

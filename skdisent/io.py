@@ -14,15 +14,25 @@ import pathlib
 
 from ._model_file import FORMAT_VERSION, ModelFileError, read_model_file, write_atomic
 from ._state_document import apply_state_document, completed_params
-from .base import BaseDisentangler
+from .base import BaseGenerativeModel
 from .engine.checkpoints import newest_checkpoint
-from .models import VLAE, BetaVAE, HierarchicalVAE, LDFModel, ProVLAE, TeacherStudentVAE
+from .models import (
+    NVAE,
+    VLAE,
+    BetaVAE,
+    HierarchicalVAE,
+    JointGAN,
+    LDFModel,
+    ProVLAE,
+    TeacherStudentVAE,
+)
 
 __all__ = ["save", "load", "load_checkpoint", "ModelFileError", "FORMAT_VERSION", "MODEL_CLASSES"]
 
 #: The estimators a model file may name, by the class name it stores.
 MODEL_CLASSES = {cls.__name__: cls for cls in (BetaVAE, VLAE, ProVLAE, LDFModel,
-                                                 HierarchicalVAE, TeacherStudentVAE)}
+                                                 HierarchicalVAE, TeacherStudentVAE, JointGAN,
+                                                 NVAE)}
 
 
 def save(model, path):
@@ -68,7 +78,7 @@ def save(model, path):
     >>> np.array_equal(load(path).transform(X), model.transform(X))
     True
     """
-    if not isinstance(model, BaseDisentangler):
+    if not isinstance(model, BaseGenerativeModel):
         raise TypeError(
             f"save writes skdisent estimators; got {type(model).__name__}. Use pickle or "
             "joblib.dump for other objects."

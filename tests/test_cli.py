@@ -280,10 +280,14 @@ def test_demo_network_options_reach_the_models():
 
 def test_demo_compares_the_other_hierarchical_models(tmp_path):
     status = main(["demo", "--quick", "--n-samples", "128", "--eval-samples", "640", "--levels",
-                   "2", "--models", "hierarchicalvae", "teacherstudent", "--device", "cpu",
-                   "-o", str(tmp_path)])
+                   "2", "--models", "hierarchicalvae", "teacherstudent", "nvae", "--device",
+                   "cpu", "-o", str(tmp_path)])
     assert status == 0
     results = json.loads((tmp_path / "results.json").read_text())["results"]
-    assert [r["model"] for r in results] == ["HierarchicalVAE", "TeacherStudentVAE"]
+    assert [r["model"] for r in results] == ["HierarchicalVAE", "TeacherStudentVAE", "NVAE"]
     assert len({r["n_iterations"] for r in results}) == 1  # the same iterations
     assert all(np.isfinite(r["reconstruction_error"]) for r in results)
+    # NVAE's spatial latents: its groups resampled one at a time, not a row per latent
+    pictures = {path.name for path in tmp_path.glob("*.png")}
+    assert {"group_variation_nvae.png", "traversals_hierarchicalvae.png"} <= pictures, pictures
+    assert "traversals_nvae.png" not in pictures

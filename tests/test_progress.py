@@ -33,3 +33,17 @@ def test_no_bar_where_output_is_not_a_terminal():
     with extra_callbacks(ProgressBar(file=log)):
         VLAE(**TINY).fit(X)
     assert log.getvalue() == ""
+
+
+def test_epoch_lines_order_the_kl_by_level_and_name_information_without_a_step(capsys):
+    from skdisent.cli._progress import EpochLines
+
+    lines = EpochLines(total_epochs=3, indent="")
+    record = {"epoch": 1, "reconstruction": 5.0, "time": 1.0, "information_rows": 8,
+              "information_1": 0.5, **{f"kl_{level}": float(level) for level in (10, 2, 1)}}
+    lines.on_epoch_end(trainer=None, record=record)
+    shown = capsys.readouterr().err.splitlines()
+    assert shown[0] == "epoch 1/3  recon 5.00  KL 1.00 2.00 10.00  1.0 s"
+    assert shown[1] == "information: information_1=0.500"
+    lines.on_epoch_end(trainer=None, record={**record, "step": 2})
+    assert capsys.readouterr().err.splitlines()[1].startswith("end of step 2: ")

@@ -17,7 +17,8 @@ __all__ = ["CommandError", "Parser", "MODEL_NAMES", "GENERATED", "FILES", "progr
 
 #: The models the command knows, by the name used on the command line.
 MODEL_NAMES = {"betavae": "BetaVAE", "vlae": "VLAE", "provlae": "ProVLAE", "ldf": "LDFModel",
-               "hierarchicalvae": "HierarchicalVAE", "teacherstudent": "TeacherStudentVAE"}
+               "hierarchicalvae": "HierarchicalVAE", "nvae": "NVAE",
+               "teacherstudent": "TeacherStudentVAE"}
 GENERATED = ("dsprites", "shapes3d")
 #: The smallest side each generated data set draws.
 MIN_IMAGE_SIZE = {"dsprites": 16, "shapes3d": 8}
@@ -249,7 +250,7 @@ def load_model(path, allow_pickle_code=False):
     -------
     model : skdisent estimator
     """
-    from ..base import BaseDisentangler
+    from ..base import BaseGenerativeModel
     from ..io import load
 
     path = pathlib.Path(path)
@@ -266,7 +267,7 @@ def load_model(path, allow_pickle_code=False):
     import joblib
 
     model = joblib.load(path)
-    if not isinstance(model, BaseDisentangler):
+    if not isinstance(model, BaseGenerativeModel):
         raise CommandError(f"{path} holds a {type(model).__name__}, not a skdisent model")
     return model
 

@@ -31,6 +31,9 @@ _RECORD_KEYS = ("model", "beta", "seed", "status", "error", "reconstruction_erro
                 "mig_sup", "factor_vae_score", "factor_vae_batch_size", "n_active", "time_s",
                 "n_iterations", "threads")
 _SCORED = ("reconstruction_error", "factor_vae_score", "mig", "mig_sup")
+#: Latents beyond which a model's traversals (a row per latent) give way to its layers'
+#: variation (a block per layer or group).
+_MAX_TRAVERSED = 32
 
 
 def _demo_model(name, beta, seed, settings, n_samples):
@@ -123,8 +126,13 @@ def run_demo(settings, output, *, save_models=False):
     reference = X_eval[:2000]
     with notes():
         for stem, (label, model) in fitted.items():
-            pictures.append(output / f"traversals_{stem}.png")
-            plotting.plot_traversals(model, reference, path=pictures[-1])
+            if model.n_components_ > _MAX_TRAVERSED:
+                # spatial latents (NVAE): one group resampled at a time, not a row per latent
+                pictures.append(output / f"group_variation_{stem}.png")
+                plotting.plot_layer_variation(model, path=pictures[-1])
+            else:
+                pictures.append(output / f"traversals_{stem}.png")
+                plotting.plot_traversals(model, reference, path=pictures[-1])
             pictures.append(output / f"samples_per_level_{stem}.png")
             plotting.plot_samples_per_level(model, reference, path=pictures[-1])
             if hasattr(model, "information_per_step_") and len(model.information_per_step_):

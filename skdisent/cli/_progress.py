@@ -23,9 +23,10 @@ class Interrupted(KeyboardInterrupt):
 class EpochLines(Callback):
     """One short line per epoch: ``epoch 3/9  step 1  recon 45.21  KL 0.02 1.31  12.3 s``.
 
-    At the end of a progressive step (pro-VLAE) a second line gives the information per
-    level. Both KL and information are estimates of quantities that cannot be negative;
-    rounding and Monte Carlo noise take them a little below 0, and they are shown as 0.
+    When the record has the information per level (pro-VLAE at the end of a
+    progressive step, NVAE after each epoch) a second line gives it. Both KL and
+    information are estimates of quantities that cannot be negative; rounding and Monte
+    Carlo noise take them a little below 0, and they are shown as 0.
 
     Parameters
     ----------
@@ -45,7 +46,8 @@ class EpochLines(Callback):
             parts.append(f"step {record['step']}")
         if "reconstruction" in record:
             parts.append(f"recon {record['reconstruction']:.2f}")
-        kls = [record[k] for k in sorted(k for k in record if re.fullmatch(r"kl_\d+", k))]
+        kls = [record[k] for k in sorted((k for k in record if re.fullmatch(r"kl_\d+", k)),
+                                         key=lambda k: int(k[3:]))]
         if kls:
             parts.append("KL " + " ".join(f"{max(v, 0.0):.2f}" for v in kls))
         if "time" in record:
@@ -55,7 +57,8 @@ class EpochLines(Callback):
                        if k.startswith("information_") and k != "information_rows"}
         if information:
             shown = ", ".join(f"{k}={max(v, 0.0):.3f}" for k, v in information.items())
-            progress(f"{self.indent}end of step {record.get('step', '?')}: {shown}")
+            where = f"end of step {record['step']}" if "step" in record else "information"
+            progress(f"{self.indent}{where}: {shown}")
 
 
 class _Stops(Callback):

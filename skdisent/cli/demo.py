@@ -23,7 +23,7 @@ __all__ = ["add_parser", "run", "DEMO_DEFAULTS", "QUICK", "PAPER", "add_comparis
 _COMPARED = ("betavae", "vlae", "provlae")  # the demo's default comparison
 # Models the demo can compare (a study's registered models, named here so that the command
 # line is read before torch is imported).
-_DEMO_MODELS = (*_COMPARED, "hierarchicalvae", "teacherstudent")
+_DEMO_MODELS = (*_COMPARED, "hierarchicalvae", "teacherstudent", "nvae")
 
 #: ``skdisent demo`` with no options (a few minutes on 2 CPU cores: README.md has the figures).
 DEMO_DEFAULTS = {

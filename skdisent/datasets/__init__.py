@@ -2,6 +2,7 @@
 
 from ._base import get_data_home
 from ._celeba import load_celeba
+from ._cifar10 import load_cifar10
 from ._digits import load_digits_images
 from ._dsprites import load_dsprites, make_dsprites
 from ._mnist import load_mnist
@@ -20,6 +21,7 @@ __all__ = [
     "get_data_home",
     "indices_to_factors",
     "load_celeba",
+    "load_cifar10",
     "load_digits_images",
     "load_dsprites",
     "load_mnist",

@@ -4,7 +4,8 @@ The training regime of papers/001 (METHOD.md section 4): objects are cut into pi
 one lower-level ALI shared by every piece learns local codes, an upper-level ALI
 learns the joint distribution of an object's local codes from a global code, and the
 two levels are trained on their own objectives with their own optimisers. The networks
-are in :mod:`skdisent.nn.ali`, the cutting in :mod:`skdisent.nn.pieces`.
+are in :mod:`skdisent.nn.ali` and :mod:`skdisent.nn.ldf_network`, the cutting in
+:mod:`skdisent.nn.pieces`, the training step in :mod:`._ldf_training`.
 """
 
 from numbers import Integral, Real
@@ -17,9 +18,10 @@ from .._data import InputLayout
 from .._warn import warn
 from ..base import BaseDisentangler
 from ..engine.optim import fused_adam
-from ..nn.ali import LDFNetwork
+from ..nn.ldf_network import LDFNetwork
 from ..nn.pieces import make_piece_grid
 from ._extra_pieces import ObjectsWithPieces, piece_source
+from ._ldf_training import ali_update, train_batch
 
 __all__ = ["LDFModel"]
 
@@ -48,8 +50,9 @@ class LDFModel(BaseDisentangler):
     encoder's codes as fixed data, and no gradient crosses from one level into the
     other. Each step takes ``batch_size`` objects: the lower level trains on all of
     their pieces (and, if ``fit`` got extra ``pieces``, on as many of those), shuffled
-    and ``batch_size`` pieces at a time, so its memory follows the size of a piece and
-    not of the object; the upper level then trains on the objects' local codes.
+    and ``lower_batch_size`` pieces at a time, so its memory follows the size of a piece
+    and not of the object; the upper level then trains on the local codes the lower
+    encoder gave the objects' pieces in those updates.
 
     Parameters
     ----------
@@ -84,7 +87,14 @@ class LDFModel(BaseDisentangler):
         are half squared errors. ``"auto"``: Bernoulli for uint8 data or data within
         [0, 1], Gaussian otherwise (kept in ``likelihood_``).
     batch_size : int, default=64
-        Objects per step, and pieces per lower-level update.
+        Objects per step.
+    lower_batch_size : int, "all" or None, default=None
+        Pieces per lower-level update; None: ``batch_size``, so a step of ``P`` pieces
+        per object makes ``P`` lower-level updates (``2 P`` with extra ``pieces``).
+        ``"all"``: one update on all of the step's pieces, ``P`` times fewer and ``P``
+        times larger updates: an epoch takes less time (fewer passes, larger matrix
+        products), but the lower level makes fewer optimiser steps per epoch and its
+        memory grows with the step's pieces.
     learning_rate : float, default=5e-4
         Adam's learning rate for all four optimisers.
     conv_channels : int, default=32
@@ -194,6 +204,8 @@ class LDFModel(BaseDisentangler):
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "shortcut_weight": [Interval(Real, 0, None, closed="left")],
         "likelihood": [StrOptions({"auto", "bernoulli", "gaussian"})],
+        "lower_batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"all"}),
+                             None],
         "conv_channels": [Interval(Integral, 1, None, closed="left")],
         "dense_units": [Interval(Integral, 1, None, closed="left")],
     }
@@ -212,6 +224,7 @@ class LDFModel(BaseDisentangler):
         shortcut_weight=1.0,
         likelihood="auto",
         batch_size=64,
+        lower_batch_size=None,
         learning_rate=5e-4,
         conv_channels=32,
         dense_units=256,
@@ -239,6 +252,7 @@ class LDFModel(BaseDisentangler):
         self.shortcut_weight = shortcut_weight
         self.likelihood = likelihood
         self.batch_size = batch_size
+        self.lower_batch_size = lower_batch_size
         self.learning_rate = learning_rate
         self.conv_channels = conv_channels
         self.dense_units = dense_units
@@ -339,43 +353,14 @@ class LDFModel(BaseDisentangler):
     # --------------------------------------------------------- training step
 
     def _train_batch(self, batch, trainer):
-        x, extra = batch if isinstance(batch, tuple) else (batch, None)
-        pieces = self.network_.pieces.cut(x)
-        stats, codes = self._train_lower(pieces if extra is None else torch.cat([pieces, extra]),
-                                         trainer)
-        if self._trains_upper():
-            upper_stats, _ = self._ali_update("upper", codes[: len(pieces)].reshape(len(x), -1),
-                                              trainer)
-            stats.update({f"upper_{k}": v for k, v in upper_stats.items()})
-        return stats
+        return train_batch(self, batch, trainer)
 
     def _trains_upper(self):
         return self.n_iter_ >= self.pretrain_lower
 
-    def _train_lower(self, pieces, trainer):
-        """Lower-level updates over ``pieces``, shuffled, ``batch_size`` at a time.
-
-        Returns the mean statistics and every piece's code (detached, in order).
-        """
-        order = torch.randperm(len(pieces), generator=self._training.generator).to(pieces.device)
-        codes = pieces.new_empty((len(pieces), self.network_.local_dim), dtype=torch.float32)
-        totals = {}
-        for chunk in torch.split(order, self.batch_size):
-            stats, codes[chunk] = self._ali_update("lower", pieces[chunk], trainer)
-            for key, value in stats.items():
-                totals[f"lower_{key}"] = totals.get(f"lower_{key}", 0.0) + value * len(chunk)
-        return {key: total / len(pieces) for key, total in totals.items()}, codes
-
     def _ali_update(self, level, x, trainer):
         """One update of a level's discriminator, then of its encoder and generator."""
-        ali = getattr(self.network_, level)
-        z = torch.randn(len(x), ali.latent_dim, generator=self._training.noise_generator,
-                        device=x.device)
-        loss, stats, codes = ali.losses(
-            x, z, lambda d_loss: trainer.optimize(d_loss, f"{level}_discriminator"),
-            self.gradient_penalty, self.reconstruction_weight, self.shortcut_weight)
-        trainer.optimize(loss, f"{level}_generator")
-        return stats, codes.float()
+        return ali_update(self, level, x, trainer)
 
     def _epoch_record(self, data, device):
         return {"trains_upper": self.n_iter_ - 1 >= self.pretrain_lower}

@@ -8,11 +8,12 @@ way from the same settings.
 """
 
 from .beta_vae import BetaVAE
+from .nvae import NVAE
 from .provlae import ProVLAE
 from .teacher_student import TeacherStudentVAE
 from .vlae import VLAE
 
-__all__ = ["PAPER_SETTINGS", "paper_model"]
+__all__ = ["PAPER_SETTINGS", "paper_model", "NVAE_SETTINGS", "nvae_preset"]
 
 _COMMON = {"learning_rate": 5e-4, "likelihood": "bernoulli", "normalization": "affine",
            "initialization": "glorot"}
@@ -94,3 +95,50 @@ def paper_model(dataset, model="provlae", **params):
     if model == "vlae":
         return VLAE(levels, latent_dim, **shared)
     return BetaVAE(levels * latent_dim, depth=levels, **shared)
+
+
+#: NVAE's settings in the reference's runs (README of NVlabs/NVAE), by data set. CelebA
+#: 64x64: ``--num_channels_enc 64 --num_channels_dec 64 --epochs 90
+#: --num_postprocess_cells 2 --num_preprocess_cells 2 --num_latent_scales 3
+#: --num_latent_per_group 20 --num_cell_per_cond_enc 2 --num_cell_per_cond_dec 2
+#: --num_preprocess_blocks 1 --num_postprocess_blocks 1 --weight_decay_norm 1e-1
+#: --num_groups_per_scale 20 --batch_size 16 --num_nf 1 --ada_groups --use_se --res_dist``
+#: on 8 GPUs; the flow (``--num_nf 1``) is not implemented, and the batch is one GPU's.
+NVAE_SETTINGS = {
+    "celeba64": {"channels": 64, "n_scales": 3, "groups_per_scale": 20, "adaptive_groups": True,
+                 "latent_per_group": 20, "cells_per_group": 2, "process_blocks": 1,
+                 "process_cells": 2, "use_se": True, "residual_posterior": True,
+                 "likelihood": "logistic_mixture", "n_mixtures": 10, "n_epochs": 90,
+                 "batch_size": 16, "learning_rate": 1e-2, "learning_rate_min": 1e-4,
+                 "warmup_epochs": 5, "weight_decay": 3e-4, "spectral_regularization": 1e-1,
+                 "information_every": 0},
+}
+
+
+def nvae_preset(preset="celeba64", **params):
+    """An unfitted :class:`~skdisent.NVAE` with the settings of one of the paper's runs.
+
+    Parameters
+    ----------
+    preset : {"celeba64"}, default="celeba64"
+        Whose settings (see ``NVAE_SETTINGS``): CelebA 64x64, for a GPU (RGB images of
+        64x64 as uint8; groups of 20 latent channels at 8x8, 16x16 and 32x32, 5, 10
+        and 20 of them).
+    **params
+        Estimator parameters that replace the preset's (``random_state``, ``device``,
+        ``n_epochs``...).
+
+    Returns
+    -------
+    estimator : NVAE
+
+    Examples
+    --------
+    >>> from skdisent.models import nvae_preset
+    >>> model = nvae_preset("celeba64", n_epochs=10)
+    >>> model.channels, model.n_scales, model.groups_per_scale, model.n_epochs
+    (64, 3, 20, 10)
+    """
+    if preset not in NVAE_SETTINGS:
+        raise ValueError(f"preset must be one of {sorted(NVAE_SETTINGS)}, got {preset!r}.")
+    return NVAE(**{**NVAE_SETTINGS[preset], **params})

@@ -12,20 +12,21 @@ gradient-norm regulariser of Roth et al. (2017), :func:`gradient_norm_penalty`.
 
 :class:`ALI` serves both levels: on pieces (images, convolutional; or flat blocks,
 dense) for the lower level, and on the concatenated local codes (dense) for the upper
-level. :class:`LDFNetwork` holds the two levels and the :class:`~.pieces.PieceGrid`
-that cuts objects into pieces; the two levels share no parameter.
+level. :class:`~.ldf_network.LDFNetwork` holds the two levels and the
+:class:`~.pieces.PieceGrid` that cuts objects into pieces; the two levels share no
+parameter.
 """
 
 import math
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .layers import Unflatten, down, up
-from .pieces import make_piece_grid
 
-__all__ = ["ALI", "LDFNetwork", "gradient_norm_penalty", "conv_sizes"]
+__all__ = ["ALI", "conv_sizes", "gradient_norm_penalty"]
 
 _SLOPE = 0.2
 
@@ -143,6 +144,24 @@ def gradient_norm_penalty(real_logits, real_inputs, fake_logits, fake_inputs):
     return (real_weight * squared_norm(real_logits, real_inputs)).mean() + (
         fake_weight * squared_norm(fake_logits, fake_inputs)
     ).mean()
+
+
+@contextmanager
+def _frozen(module):
+    """Build the graph of ``module``'s forward passes without its parameters.
+
+    Back-propagation then computes gradients for the inputs only: the encoder and
+    generator's loss goes through the discriminator, whose own gradients the
+    discriminator's optimiser would discard (it zeroes them before its next step).
+    """
+    parameters = [p for p in module.parameters() if p.requires_grad]
+    for parameter in parameters:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter in parameters:
+            parameter.requires_grad_(True)
 
 
 class ALI(nn.Module):
@@ -323,8 +342,9 @@ class ALI(nn.Module):
             penalty = gradient_norm_penalty(real_logits, real_inputs, fake_logits, fake_inputs)
         optimize_discriminator(d_loss + 0.5 * gradient_penalty * penalty)
 
-        adversarial = F.softplus(self.discriminator(x, codes).float()).mean() + F.softplus(
-            -self.discriminator(fake, z).float()).mean()
+        with _frozen(self.discriminator):  # its gradients here would be thrown away
+            adversarial = F.softplus(self.discriminator(x, codes).float()).mean() + F.softplus(
+                -self.discriminator(fake, z).float()).mean()
         reconstruction = self.reconstruction_error(self.generate(codes), x).sum(dim=1).mean()
         shortcut = self.reconstruction_error(self.generator_body(hidden), x).sum(dim=1).mean()
         loss = adversarial + reconstruction_weight * reconstruction + shortcut_weight * shortcut
@@ -332,110 +352,3 @@ class ALI(nn.Module):
                  "reconstruction": reconstruction, "shortcut": shortcut}
         return loss, {k: v.detach() for k, v in stats.items()}, codes.detach()
 
-
-class LDFNetwork(nn.Module):
-    """The two levels of locally disentangled factors (LDF).
-
-    The lower level is one :class:`ALI` shared by every piece of an object; the upper
-    level is a dense :class:`ALI` whose observations are the concatenated local codes
-    ``(z_1, ..., z_P)`` of one object and whose code is the global ``z_0``. The levels
-    share no parameter and no module: each is trained on its own objective.
-
-    Parameters
-    ----------
-    object_shape : tuple of int
-        One object as the network sees it: ``(C, H, W)``, ``(T, C, H, W)`` or
-        ``(n_features,)``.
-    patch_grid : tuple of (int, int)
-        How images (and flat rows) are cut; see :func:`~.pieces.make_piece_grid`.
-    local_dim : int
-        Dimension of each piece's code.
-    global_dim : int
-        Dimension of the global code.
-    conv_channels, dense_units : int
-        Widths, as in :class:`ALI`; the upper level uses ``dense_units`` too.
-    likelihood : {"bernoulli", "gaussian"}
-        The lower level's observation model; the upper level's codes are real-valued
-        and always use ``"gaussian"``.
-    """
-
-    def __init__(self, object_shape, patch_grid, local_dim, global_dim, conv_channels=32,
-                 dense_units=256, likelihood="bernoulli"):
-        super().__init__()
-        self.object_shape = tuple(int(s) for s in object_shape)
-        self.patch_grid = tuple(int(s) for s in patch_grid)
-        self.local_dim = int(local_dim)
-        self.global_dim = int(global_dim)
-        self.pieces = make_piece_grid(self.object_shape, self.patch_grid)
-        self.lower = ALI(self.pieces.piece_shape, local_dim, conv_channels, dense_units, likelihood)
-        self.upper = ALI((self.pieces.n_pieces * self.local_dim,), global_dim, conv_channels,
-                         dense_units, "gaussian")
-
-    @property
-    def config(self):
-        """Constructor arguments as a JSON-compatible dict."""
-        return {
-            "object_shape": list(self.object_shape),
-            "patch_grid": list(self.patch_grid),
-            "local_dim": self.local_dim,
-            "global_dim": self.global_dim,
-            "conv_channels": self.lower.conv_channels,
-            "dense_units": self.lower.dense_units,
-            "likelihood": self.lower.likelihood,
-        }
-
-    def local_codes(self, x):
-        """Local codes of whole objects.
-
-        Parameters
-        ----------
-        x : torch.Tensor of shape (n, *object_shape)
-
-        Returns
-        -------
-        codes : torch.Tensor of shape (n, n_pieces * local_dim)
-            The lower encoder's code of every piece, in the grid's order.
-        """
-        return self.lower.encode(self.pieces.cut(x)).reshape(x.shape[0], -1)
-
-    def global_to_local(self, z):
-        """Local codes generated from global codes by the upper level.
-
-        Parameters
-        ----------
-        z : torch.Tensor of shape (n, global_dim)
-
-        Returns
-        -------
-        codes : torch.Tensor of shape (n, n_pieces * local_dim)
-        """
-        return self.upper.mean(self.upper.generate(z))
-
-    def decode_local(self, codes):
-        """Whole objects generated piece by piece from local codes.
-
-        Parameters
-        ----------
-        codes : torch.Tensor of shape (n, n_pieces * local_dim)
-
-        Returns
-        -------
-        x : torch.Tensor of shape (n, *object_shape)
-            Probabilities (Bernoulli) or values (Gaussian), pieces reassembled.
-        """
-        return self.lower.mean(self.reconstruction_logits(codes))
-
-    def reconstruction_logits(self, codes):
-        """Raw outputs of the lower generator from local codes, reassembled.
-
-        Parameters
-        ----------
-        codes : torch.Tensor of shape (n, n_pieces * local_dim)
-
-        Returns
-        -------
-        output : torch.Tensor of shape (n, *object_shape)
-            Logits or values, to compare with objects by
-            ``lower.reconstruction_error``.
-        """
-        return self.pieces.join(self.lower.generate(codes.reshape(-1, self.local_dim)))

@@ -17,7 +17,10 @@ Every function takes a fitted :class:`~skdisent.BetaVAE`, :class:`~skdisent.VLAE
   error across models and settings (Fig. 2);
 - :func:`plot_layer_variation` and :func:`plot_bottom_layer_gibbs`: the diagnostics of
   :mod:`skdisent.hierarchy` (Zhao et al.'s Figs. 3 and 2), also for a
-  :class:`~skdisent.HierarchicalVAE`;
+  :class:`~skdisent.HierarchicalVAE` and, for the first, an :class:`~skdisent.NVAE`
+  (one group drawn again, the others held);
+- :func:`plot_group_training`: KL and information per latent group over a fit's epochs
+  (an :class:`~skdisent.NVAE`'s groups);
 - :func:`plot_mig_vs_mig_sup`, :func:`plot_information_per_level` and
   :func:`plot_success_rates`: a study's Fig. 3, information per level and Table 2, and
   :func:`write_study_report`, which draws them all with their tables from the results
@@ -30,6 +33,7 @@ backend (or none) works. In a notebook the returned figure displays itself.
 """
 
 from ._curves import plot_information_flow, plot_score_vs_reconstruction
+from ._groups import plot_group_training
 from ._hierarchy import plot_bottom_layer_gibbs, plot_layer_variation
 from ._ladder import plot_reconstructions, plot_samples_per_level, plot_traversals
 from ._steps import plot_information_flow_steps
@@ -49,6 +53,7 @@ __all__ = [
     "plot_score_vs_reconstruction",
     "plot_layer_variation",
     "plot_bottom_layer_gibbs",
+    "plot_group_training",
     "plot_mig_vs_mig_sup",
     "plot_information_per_level",
     "plot_success_rates",

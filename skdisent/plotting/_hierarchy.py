@@ -35,7 +35,7 @@ def plot_layer_variation(model, *, n_samples=8, n_references=2, random_state=0, 
 
     Parameters
     ----------
-    model : HierarchicalVAE, BetaVAE, VLAE or ProVLAE
+    model : HierarchicalVAE, BetaVAE, VLAE, ProVLAE or NVAE
         A model fitted on images (or on rows with ``image_shape``).
     n_samples : int, default=8
         Columns: fresh draws per row.

@@ -13,7 +13,8 @@ New models join with :func:`register_model`; nothing else in the study names a m
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..models import VLAE, BetaVAE, HierarchicalVAE, ProVLAE, TeacherStudentVAE
+from ..models import NVAE, VLAE, BetaVAE, HierarchicalVAE, ProVLAE, TeacherStudentVAE
+from ..models.nvae import groups_per_scale
 
 __all__ = ["ModelSpec", "MODELS", "BUDGET_KEYS", "register_model", "model_spec", "fair_model",
            "budget_of", "canonical_name"]
@@ -84,13 +85,31 @@ def _build_teacherstudent(levels, latent_dim, epochs_per_level, n_samples, **par
                              n_steps=levels, epochs_per_step=epochs_per_level, **params)
 
 
+def _build_nvae(levels, latent_dim, epochs_per_level, n_samples, **params):
+    # One group per scale, a ladder level each: ``levels`` scales of ``latent_dim`` latent
+    # channels (each a feature map, so the dimensions grow with the image), as many epochs.
+    if isinstance(latent_dim, (list, tuple)):
+        raise TypeError("NVAE takes one latent_dim for every group (its latent channels); "
+                         f"got {latent_dim}.")
+    params = {"groups_per_scale": 1, "adaptive_groups": False, **params}
+    return NVAE(n_scales=levels, latent_per_group=latent_dim,
+                n_epochs=levels * epochs_per_level, **params)
+
+
+def _nvae_budget(model):
+    groups = groups_per_scale(model.n_scales, model.groups_per_scale, model.adaptive_groups,
+                              model.min_groups_per_scale)
+    return sum(groups) * model.latent_per_group, model.n_epochs
+
+
 def _teacher_student_budget(model):
     latents = model.initial_latents + (model.n_steps - 1) * model.latents_per_step
     return latents, model.n_steps * model.epochs_per_step
 
 
 #: The registered models, by lower-case name (``"betavae"``, ``"vlae"``, ``"provlae"``,
-#: ``"hierarchicalvae"``, ``"teacherstudent"``).
+#: ``"hierarchicalvae"``, ``"teacherstudent"``, ``"nvae"``: its budget counts latent channels,
+#: one group of ``latent_dim`` per scale).
 MODELS = {
     "betavae": ModelSpec("BetaVAE", BetaVAE, _build_betavae,
                          lambda m: (m.n_components, m.n_epochs)),
@@ -102,6 +121,7 @@ MODELS = {
                                  lambda m: (m.levels * m.latent_dim, m.n_epochs)),
     "teacherstudent": ModelSpec("TeacherStudentVAE", TeacherStudentVAE, _build_teacherstudent,
                                 _teacher_student_budget),
+    "nvae": ModelSpec("NVAE", NVAE, _build_nvae, _nvae_budget),
 }
 
 

@@ -206,6 +206,8 @@ def test_bad_parameters_are_named():
         LDFModel(**TINY_LDF, patch_grid=(2, 0)).fit(X)
     with pytest.raises(ValueError, match="'representation' parameter"):
         LDFModel(**TINY_LDF, representation="both").fit(X)
+    with pytest.raises(ValueError, match="'lower_batch_size' parameter"):
+        LDFModel(**TINY_LDF, lower_batch_size="every").fit(X)
     with pytest.raises(ValueError, match="image_shape is for flat rows only"):
         LDFModel(**TINY_LDF, image_shape=(16, 16)).fit(np.zeros((6, 5, 1, 16, 16)))
 

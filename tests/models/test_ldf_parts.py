@@ -120,3 +120,35 @@ def test_each_level_has_its_own_optimisers(untrained):
     assert owned["lower_generator"] | owned["lower_discriminator"] == lower
     assert owned["upper_generator"] | owned["upper_discriminator"] == upper
     assert not owned["lower_generator"] & owned["lower_discriminator"]
+
+
+def test_encoder_and_generator_loss_leaves_the_discriminator_gradients_alone(untrained):
+    """The encoder and generator's loss back-propagates through D into their inputs only."""
+    model, x = untrained
+    ali = model.network_.lower
+    pieces = model.network_.pieces.cut(x)
+    z = torch.randn(len(pieces), ali.latent_dim)
+    kept = {}
+
+    def optimize_discriminator(d_loss):
+        d_loss.backward()
+        kept.update({name: p.grad.clone() for name, p in ali.discriminator.named_parameters()})
+
+    ali.zero_grad(set_to_none=True)
+    loss, _, _ = ali.losses(pieces, z, optimize_discriminator)
+    loss.backward()
+    assert all(p.requires_grad for p in ali.discriminator.parameters())  # unfrozen after
+    assert all(torch.equal(p.grad, kept[name]) for name, p in ali.discriminator.named_parameters())
+    assert all(p.grad is not None for p in ali.encoder_parameters())
+
+
+@pytest.mark.parametrize("lower_batch_size, updates_per_step", [(None, 5), (20, 2), ("all", 1)])
+def test_lower_batch_size_sets_the_lower_level_updates_per_step(lower_batch_size,
+                                                                 updates_per_step):
+    videos = np.random.default_rng(0).integers(0, 256, size=(8, 5, 1, 8, 8), dtype=np.uint8)
+    model = LDFModel(**{**TINY_LDF, "n_epochs": 1, "lower_batch_size": lower_batch_size}).fit(
+        videos)  # one step of 8 videos: 40 frames, batch_size 8
+    for name in ("lower_generator", "upper_generator"):
+        optimizer = model._training.optimizers[name]
+        steps = {int(optimizer.state[p]["step"]) for p in optimizer.param_groups[0]["params"]}
+        assert steps == {updates_per_step if name.startswith("lower") else 1}

@@ -1,11 +1,13 @@
-"""The scikit-learn contract every skdisent model shares.
+"""The scikit-learn contract every skdisent model shares: fit, the engine, sample, state.
 
-:class:`BaseDisentangler` makes a torch network a scikit-learn transformer: it
+:class:`BaseGenerativeModel` makes a torch network a scikit-learn estimator: it
 validates the input in each layout of DESIGN.md, sets up the fitted state on the first
 ``fit`` (every random draw seeded from ``random_state`` through local generators),
-hands the epochs to the engine's :class:`~skdisent.engine.Trainer`, runs the public
-methods batch by batch over data that stays in its own dtype, and describes itself as
-one explicit *state document* that pickles, model files and checkpoints all store.
+hands the epochs to the engine's :class:`~skdisent.engine.Trainer`, generates with
+:meth:`~BaseGenerativeModel.sample`, and describes itself as one explicit *state
+document* that pickles, model files and checkpoints all store. Models with an encoder
+are transformers too: :class:`~skdisent.base.BaseDisentangler` adds ``transform`` and
+the methods built on it.
 
 A model subclass says what its network is and what one training batch does; the hooks
 are listed in the class docstring and, with an example, in ``docs/developer/engine.rst``.
@@ -13,32 +15,31 @@ are listed in the class docstring and, with an example, in ``docs/developer/engi
 
 import os
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from ._data import (
+from .._data import (
     INFERENCE_BATCH,
-    MIN_INFERENCE_ROWS,
     BatchSource,
-    InputLayout,
     input_layout,
     likelihood_for,
     stack_rows,
     validate_input,
 )
-from ._model_file import model_file_bytes
-from ._state_document import (
+from .._model_file import model_file_bytes
+from .._state_document import (
     apply_state_document,
     resume_from_checkpoint,
     state_document,
 )
-from ._warn import warn
-from .engine import (
+from .._warn import warn
+from ..engine import (
     Checkpoints,
     PrintEpochs,
     ProgressBar,
@@ -47,18 +48,16 @@ from .engine import (
     TrainingState,
     active_extra_callbacks,
 )
-from .engine.checkpoints import folder_lock
-from .engine.compiled import CompiledFunctions
-from .engine.device import autocast, device_generator, resolve_device, with_threads
-from .nn.init import build_on_meta
+from ..engine.checkpoints import folder_lock
+from ..engine.compiled import CompiledFunctions
+from ..engine.device import autocast, device_generator, resolve_device, with_threads
+from ..nn.init import build_on_meta
 
-# InputLayout is named here too: pickles written before the training engine refer to it as
-# skdisent.base.InputLayout.
-__all__ = ["BaseDisentangler", "InputLayout"]
+__all__ = ["BaseGenerativeModel"]
 
 
-class BaseDisentangler(TransformerMixin, BaseEstimator):
-    """Base class of the skdisent models: a scikit-learn transformer over a torch network.
+class BaseGenerativeModel(BaseEstimator):
+    """Base class of the skdisent models: a scikit-learn estimator over a torch network.
 
     Subclasses set their own ``__init__`` parameters (which must include those in
     ``_parameter_constraints`` below) and implement:
@@ -70,9 +69,10 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
     - ``_train_batch(x, trainer)``: one batch's training; it calls
       ``trainer.optimize(loss, name)`` for each optimiser update and returns a dict of
       detached per-sample means to record in ``history_``;
-    - ``_encode(x)``, ``_decode(codes)``, ``_score_batch(x, generator)`` (per-sample
-      scores whose mean is :meth:`score`), ``_sample_codes(n, generator)`` and
-      ``_feature_names()`` for the public methods.
+    - ``_sample_codes(n, generator)`` and ``_decode(codes)`` for :meth:`sample`;
+    - ``_score_batch(x, generator)``: per-sample values of the network in evaluation
+      mode, which the engine checks are finite after each epoch (a
+      :class:`~skdisent.base.BaseDisentangler`'s ``score`` is their mean).
 
     It may also override ``_input_layout`` (other layouts, e.g. videos),
     ``_initial_schedule()``, ``_epoch_start(epoch)``, ``_epoch_record(data, device)``
@@ -93,7 +93,7 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
     _fitted_attributes = ("n_features_in_", "feature_names_in_", "layout_", "input_shape_",
                           "input_dtype_", "n_iter_", "n_steps_")
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "image_shape": [None, tuple, list],
@@ -288,61 +288,6 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         return BatchSource(X, self.layout_), device
 
     @with_threads
-    def transform(self, X):
-        """Encode ``X`` as posterior means.
-
-        Parameters
-        ----------
-        X : array-like of the layout and sample shape seen in ``fit``
-            Data to encode.
-
-        Returns
-        -------
-        codes : ndarray of shape ``(n_samples, n_components_)``, dtype float32
-            Posterior means, levels concatenated from the shallowest to the deepest.
-        """
-        source, device = self._fitted_source(X)
-        with torch.no_grad(), autocast(device, self.precision):
-            batches = source.batches(device, min_rows=MIN_INFERENCE_ROWS)
-            return stack_rows((self._encode(x) for x in batches), len(source), padded=True)
-
-    @with_threads
-    def inverse_transform(self, X):
-        """Decode codes back to data in the layout ``fit`` was given.
-
-        Parameters
-        ----------
-        X : array-like of shape ``(n_samples, n_components_)``
-            Codes, as returned by :meth:`transform`.
-
-        Returns
-        -------
-        X_original : ndarray of shape ``(n_samples, *input_shape_)``, dtype float32
-            The likelihood's mean: pixel probabilities in [0, 1] for a Bernoulli
-            likelihood, on the [0, 1] scale for ``uint8`` training data.
-        """
-        check_is_fitted(self, "network_")
-        codes = check_array(X, dtype=[np.float32, np.float64])
-        if codes.shape[1] != self.n_components_:
-            raise ValueError(
-                f"inverse_transform expects codes with {self.n_components_} columns "
-                f"(n_components_), got {codes.shape[1]}."
-            )
-        with np.errstate(over="ignore"):
-            codes = np.asarray(codes, dtype=np.float32)
-        if not np.isfinite(codes).all():
-            raise ValueError("inverse_transform needs codes within float32's range "
-                             "(|z| < 3.4e38).")
-        decoded = self._decode_array(torch.from_numpy(codes))
-        if not np.isfinite(decoded).all():
-            raise ValueError(
-                f"Decoding gave NaN or infinite values: codes as large as "
-                f"{float(np.abs(codes).max()):.3g} overflow the network. Codes are posterior "
-                "means, near the prior N(0, I)."
-            )
-        return decoded
-
-    @with_threads
     def sample(self, n_samples=1, random_state=None):
         """Generate data by decoding draws from the prior.
 
@@ -365,54 +310,6 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
         codes = self._sample_codes(int(n_samples), torch.Generator().manual_seed(seed))
         return self._decode_array(codes)
 
-    @with_threads
-    def score(self, X, y=None):
-        """Mean evidence lower bound (ELBO) per sample, in nats; higher is better.
-
-        Uses one reparameterised draw per sample from a generator seeded with
-        ``random_state``, so repeated calls agree; KL terms use ``beta=1`` (the true
-        ELBO, whatever ``beta`` the model was trained with).
-
-        Parameters
-        ----------
-        X : array-like of the layout and sample shape seen in ``fit``
-            Data to score.
-        y : Ignored
-
-        Returns
-        -------
-        score : float
-            Mean ELBO per sample.
-        """
-        source, device = self._fitted_source(X)
-        seed = int(self.random_state) if isinstance(self.random_state, Integral) else 0
-        generator = device_generator(device, seed)
-        total = 0.0
-        with torch.no_grad(), autocast(device, self.precision):
-            for x in source.batches(device):
-                total += float(self._score_batch(x, generator).sum())
-        return total / len(source)
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the latent dimensions, by level.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the names seen in ``fit``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``"<model>_level<l>_z<j>"`` for each latent dimension.
-        """
-        check_is_fitted(self, "network_")
-        if input_features is not None and hasattr(self, "feature_names_in_"):
-            if list(input_features) != list(self.feature_names_in_):
-                raise ValueError("input_features is not equal to feature_names_in_.")
-        prefix = type(self).__name__.lower()
-        return np.asarray([f"{prefix}_{name}" for name in self._feature_names()], dtype=object)
-
     def _decode_array(self, codes):
         device = resolve_device(self.device, fallback=True)
         self.network_.to(device)
@@ -423,11 +320,6 @@ class BaseDisentangler(TransformerMixin, BaseEstimator):
                 len(codes),
             )
         return decoded.reshape(len(decoded), *self.layout_.sample_shape)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags
 
     # -------------------------------------------------------------- pickling
 
