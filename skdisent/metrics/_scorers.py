@@ -43,7 +43,8 @@ __all__ = [
 _POSTERIOR_METRICS = {"mig_sampling": mig_sampling}
 _NAMES = [name for name in METRICS if name != "active_units"] + list(_POSTERIOR_METRICS)
 _RESPONSE_METHODS = ("transform", "posterior")
-_HAS_POSTERIOR = "the ladder models BetaVAE, VLAE and ProVLAE have one"
+_HAS_POSTERIOR = ("BetaVAE, VLAE, ProVLAE, HierarchicalVAE, TeacherStudentVAE and NVAE "
+                  "have one")
 # The float entries of our metrics that return a dict, checked when the scorer is built.
 _SCORE_KEYS = {
     dci: ("disentanglement", "completeness", "informativeness", "informativeness_train"),

@@ -407,6 +407,24 @@ class TeacherStudentVAE(GaussianPosterior, BaseDisentangler):
         output = self.network_.student.decode(codes, int(self._training.schedule["latents"]))
         return self.network_.mean(output)
 
+    def score(self, X, y=None):
+        """Mean ELBO per sample (``variational=True``), else minus the mean NLL; in nats.
+
+        The ELBO as the other models' (one draw seeded with ``random_state``, KL at
+        ``beta=1``). The reference's autoencoder (the default) has deterministic codes and
+        no KL: the score is minus the NLL of each sample's reconstruction.
+
+        Parameters
+        ----------
+        X : array-like of the layout and sample shape seen in ``fit``
+        y : Ignored
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, y)
+
     def _score_batch(self, x, generator):
         """The ELBO per sample (``beta=1``), or minus the NLL of a deterministic code."""
         _, _, nll, kl = self._forward(x, generator)

@@ -259,8 +259,9 @@ def test_sampling_scorer_errors():
         mig_sampling_scorer(sharp, rows_of(FACTORS))
     identity = FunctionTransformer().fit(cases.identity(FACTORS))
     with pytest.raises(TypeError, match=r"estimator.posterior\(X\); FunctionTransformer has no "
-                                        r"posterior method \(the ladder models BetaVAE, VLAE "
-                                        r"and ProVLAE have one\)"):
+                                        r"posterior method \(BetaVAE, VLAE, ProVLAE, "
+                                        r"HierarchicalVAE, TeacherStudentVAE and NVAE have "
+                                        r"one\)"):
         mig_sup_sampling_scorer(identity, cases.identity(FACTORS), FACTORS)
     for key in (None, "mutual_info"):
         with pytest.raises(ValueError, match=r"mig_sampling returns several scores; build the "
