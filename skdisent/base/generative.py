@@ -303,11 +303,15 @@ class BaseGenerativeModel(BaseEstimator):
         X : ndarray of shape ``(n_samples, *input_shape_)``, dtype float32
             The likelihood's mean for each draw, in the layout ``fit`` was given.
         """
+        return self._sample(n_samples, random_state)
+
+    def _sample(self, n_samples, random_state, **options):
+        """:meth:`sample`'s work; ``options`` go to ``_sample_codes`` (NVAE's temperature)."""
         check_is_fitted(self, "network_")
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-        codes = self._sample_codes(int(n_samples), torch.Generator().manual_seed(seed))
+        codes = self._sample_codes(int(n_samples), torch.Generator().manual_seed(seed), **options)
         return self._decode_array(codes)
 
     def _decode_array(self, codes):

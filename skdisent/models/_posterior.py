@@ -1,11 +1,13 @@
 """``posterior(X)``: the Gaussian posterior's means and log-variances, batch by batch.
 
 Shared by the models whose codes have a Gaussian posterior (the ladder models,
-``HierarchicalVAE``, ``TeacherStudentVAE``). A model says how one batch is encoded with
+``HierarchicalVAE``, ``TeacherStudentVAE``, ``NVAE``). A model says how one batch is encoded with
 ``_posterior_function(device)``; this runs it over ``X`` as ``transform`` runs the encoder
 (no gradient, the model's precision, short batches padded) and over the rows of the
 step-end information estimates.
 """
+
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import torch
@@ -16,7 +18,7 @@ from ..engine.device import autocast, with_threads
 __all__ = ["GaussianPosterior"]
 
 
-class GaussianPosterior:
+class GaussianPosterior(metaclass=ABCMeta):
     """Mixin: ``posterior(X)`` from the model's ``_posterior_function(device)``."""
 
     @with_threads
@@ -70,6 +72,6 @@ class GaussianPosterior:
             return stack_rows((parameters(x) for x in batches), n_samples, dtype=dtype,
                               padded=padded)
 
+    @abstractmethod
     def _posterior_function(self, device):
         """``x -> (means, logvars)``, two ``(n, n_components_)`` tensors, for batches on ``device``."""
-        raise NotImplementedError

@@ -11,7 +11,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
@@ -300,9 +299,10 @@ class NVAE(GaussianPosterior, BaseDisentangler):
         log_likelihood, kl = self.network_(x, noise)
         return log_likelihood - kl.sum(dim=1)
 
-    def _sample_codes(self, n_samples, generator):
+    def _sample_codes(self, n_samples, generator, temperature=1.0):
+        _check_temperature(temperature)
         noise = torch.randn((n_samples, self.n_components_), generator=generator)
-        return torch.from_numpy(self._codes_of_noise(noise, 1.0))
+        return torch.from_numpy(self._codes_of_noise(noise, float(temperature)))
 
     @with_threads
     def sample(self, n_samples=1, random_state=None, *, temperature=1.0):
@@ -323,15 +323,7 @@ class NVAE(GaussianPosterior, BaseDisentangler):
         X : ndarray of shape ``(n_samples, *input_shape_)``, dtype float32
             The likelihood's mean for each draw, in the layout ``fit`` was given.
         """
-        check_is_fitted(self, "network_")
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        _check_temperature(temperature)
-        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-        noise = torch.randn((int(n_samples), self.n_components_),
-                            generator=torch.Generator().manual_seed(seed))
-        codes = torch.from_numpy(self._codes_of_noise(noise, float(temperature)))
-        return self._decode_array(codes)
+        return self._sample(n_samples, random_state, temperature=temperature)
 
     @with_threads
     def codes_from_noise(self, noise, temperature=1.0):
